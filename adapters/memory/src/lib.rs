@@ -1,0 +1,291 @@
+//! In-memory storage: the embedded default and the fast test double.
+//!
+//! It is real code held to the same conformance suite as PostgreSQL. All
+//! state sits behind one async mutex. A transaction holds that mutex for its
+//! whole life — transactions are serializable, and readers never see a
+//! half-applied unit — and keeps an undo log that restores every change if
+//! it is dropped without commit.
+
+mod state;
+
+use std::fmt;
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+
+use async_trait::async_trait;
+use domain::ports::{SessionRepository, Storage, Transaction, UserRepository};
+use domain::{Email, FamilyId, PasswordHash, RepoError, RevokeReason, Session, SessionId, TokenHash, User, UserId};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use state::{State, UndoLog};
+
+/// How a repository reaches the state: directly (each call is its own
+/// unit) or through an open transaction.
+trait Access: Send + Sync {
+    fn with_state<R: Send>(
+        &self,
+        f: impl FnOnce(&mut State, &mut UndoLog) -> R + Send,
+    ) -> impl Future<Output = R> + Send;
+}
+
+/// Direct access: lock, act, unlock. The undo log is thrown away because a
+/// single call is already atomic under the lock.
+#[derive(Clone)]
+struct Direct(Arc<Mutex<State>>);
+
+impl Access for Direct {
+    async fn with_state<R: Send>(&self, f: impl FnOnce(&mut State, &mut UndoLog) -> R + Send) -> R {
+        let mut state = self.0.lock().await;
+        f(&mut state, &mut UndoLog::discarding())
+    }
+}
+
+/// Access from inside a transaction, which already holds the lock.
+struct InTransaction {
+    // A std mutex around the guard: the repositories take `&self`, the
+    // critical sections never await, and the tokio guard must stay held.
+    inner: StdMutex<Option<(OwnedMutexGuard<State>, UndoLog)>>,
+}
+
+impl Access for InTransaction {
+    async fn with_state<R: Send>(&self, f: impl FnOnce(&mut State, &mut UndoLog) -> R + Send) -> R {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match inner.as_mut() {
+            Some((state, undo)) => f(state, undo),
+            // Unreachable: commit consumes the transaction, so no repository
+            // of it can be called afterwards.
+            None => f(&mut State::default(), &mut UndoLog::discarding()),
+        }
+    }
+}
+
+impl Drop for InTransaction {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some((mut state, undo)) = inner.take() {
+            undo.roll_back(&mut state);
+        }
+    }
+}
+
+/// The repositories over one kind of access.
+struct Repos<A>(A);
+
+/// The memory backend.
+#[derive(Clone)]
+pub struct MemoryStorage {
+    repos: Arc<Repos<Direct>>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> Self {
+        Self {
+            repos: Arc::new(Repos(Direct(Arc::new(Mutex::new(State::default()))))),
+        }
+    }
+}
+
+impl Default for MemoryStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MemoryStorage")
+    }
+}
+
+#[async_trait]
+impl Storage for MemoryStorage {
+    fn users(&self) -> &dyn UserRepository {
+        self.repos.as_ref()
+    }
+
+    fn sessions(&self) -> &dyn SessionRepository {
+        self.repos.as_ref()
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
+        let guard = Arc::clone(&self.repos.0.0).lock_owned().await;
+        Ok(Box::new(MemoryTransaction(Repos(InTransaction {
+            inner: StdMutex::new(Some((guard, UndoLog::recording()))),
+        }))))
+    }
+
+    async fn ping(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+}
+
+struct MemoryTransaction(Repos<InTransaction>);
+
+#[async_trait]
+impl Transaction for MemoryTransaction {
+    fn users(&self) -> &dyn UserRepository {
+        &self.0
+    }
+
+    fn sessions(&self) -> &dyn SessionRepository {
+        &self.0
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), RepoError> {
+        let mut inner = self.0.0.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        // Forgetting the undo log is the commit; dropping the guard unlocks.
+        inner.take();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<A: Access> UserRepository for Repos<A> {
+    async fn insert(&self, user: &User) -> Result<(), RepoError> {
+        self.0.with_state(|s, undo| s.insert_user(user, undo)).await
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
+        Ok(self.0.with_state(|s, _| s.users.get(&id).cloned()).await)
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
+        Ok(self.0.with_state(|s, _| s.user_by_email(email).cloned()).await)
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, undo| {
+                s.update_user(id, undo, |user| {
+                    if user.password_hash != *current {
+                        return false;
+                    }
+                    user.password_hash = new.clone();
+                    user.updated_at = at;
+                    true
+                })
+            })
+            .await)
+    }
+
+    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError> {
+        self.0
+            .with_state(|s, undo| {
+                s.update_user(id, undo, |user| {
+                    user.last_login_at = Some(at);
+                    true
+                })
+            })
+            .await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<A: Access> SessionRepository for Repos<A> {
+    async fn insert(&self, session: &Session) -> Result<(), RepoError> {
+        self.0.with_state(|s, undo| s.insert_session(session, undo)).await
+    }
+
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
+        Ok(self.0.with_state(|s, _| s.sessions.get(&id).cloned()).await)
+    }
+
+    async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, _| s.session_by_hash.get(hash).and_then(|id| s.sessions.get(id)).cloned())
+            .await)
+    }
+
+    async fn list_active(&self, owner: UserId, now: OffsetDateTime) -> Result<Vec<Session>, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, _| {
+                let mut active: Vec<Session> = s
+                    .sessions_of(owner)
+                    .filter(|session| session.is_active(now))
+                    .cloned()
+                    .collect();
+                active.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+                active
+            })
+            .await)
+    }
+
+    async fn revoke(
+        &self,
+        owner: UserId,
+        id: SessionId,
+        at: OffsetDateTime,
+        reason: RevokeReason,
+        replaced_by: Option<SessionId>,
+    ) -> Result<bool, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, undo| {
+                s.update_session(id, undo, |session| {
+                    if session.user_id != owner || session.revoked_at.is_some() {
+                        return false;
+                    }
+                    session.revoked_at = Some(at);
+                    session.revoke_reason = Some(reason);
+                    session.replaced_by = replaced_by;
+                    true
+                })
+            })
+            .await)
+    }
+
+    async fn revoke_family(
+        &self,
+        owner: UserId,
+        family: FamilyId,
+        at: OffsetDateTime,
+        reason: RevokeReason,
+    ) -> Result<u64, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, undo| s.revoke_where(owner, at, reason, undo, |session| session.family_id == family))
+            .await)
+    }
+
+    async fn revoke_all(
+        &self,
+        owner: UserId,
+        keep: Option<SessionId>,
+        at: OffsetDateTime,
+        reason: RevokeReason,
+    ) -> Result<u64, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, undo| s.revoke_where(owner, at, reason, undo, |session| Some(session.id) != keep))
+            .await)
+    }
+
+    async fn touch(&self, id: SessionId, at: OffsetDateTime, min_interval: Duration) -> Result<(), RepoError> {
+        self.0
+            .with_state(|s, undo| {
+                s.update_session(id, undo, |session| {
+                    if session.last_used_at >= at - min_interval {
+                        return false;
+                    }
+                    session.last_used_at = at;
+                    true
+                })
+            })
+            .await;
+        Ok(())
+    }
+
+    async fn purge_sealed_tokens(&self, created_before: OffsetDateTime) -> Result<u64, RepoError> {
+        Ok(self.0.with_state(|s, undo| s.purge_sealed_tokens(created_before, undo)).await)
+    }
+}

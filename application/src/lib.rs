@@ -1,0 +1,6 @@
+//! Roster's use cases, written against the domain's ports only.
+//!
+//! One module per feature. Authorization (who may do what, whose data is
+//! whose) is decided here, never in a route or an adapter.
+
+pub mod auth;

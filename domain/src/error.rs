@@ -1,0 +1,76 @@
+//! Errors shared by the whole domain.
+
+use std::fmt;
+
+/// One rule broken by one input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field as the client names it (`email`, `displayName`…).
+    pub field: &'static str,
+    /// What is wrong, in words a user can act on.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every rule an input broke, so a client can fix them all at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn single(field: &'static str, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(field, message)])
+    }
+
+    /// Keeps the value of `result` and records its error, so several fields
+    /// can be parsed before the errors are reported together.
+    pub fn collect<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|e| self.0.push(e)).ok()
+    }
+
+    /// `Ok(())` when nothing was recorded.
+    pub fn into_result(self) -> Result<(), Self> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        write!(f, "{}", parts.join("; "))
+    }
+}
+
+/// The error contract of every repository port.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// A uniqueness rule was broken; `constraint` names which one
+    /// (`users_email`, `sessions_token_hash`…), so the caller can tell the
+    /// client which field collides.
+    #[error("duplicate value for {constraint}")]
+    Duplicate { constraint: &'static str },
+    /// The backing store cannot be reached now (connection lost, pool
+    /// exhausted). Worth retrying later; maps to 503.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a broken invariant in the store.
+    #[error(transparent)]
+    Unknown(#[from] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl RepoError {
+    pub fn unknown(message: impl Into<String>) -> Self {
+        Self::Unknown(message.into().into())
+    }
+}

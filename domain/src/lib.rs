@@ -1,0 +1,19 @@
+//! The heart of Roster: entities, value objects, domain errors and the ports
+//! through which the application reaches the outside world.
+//!
+//! This crate must stay pure: no async runtime, no HTTP, no database driver.
+//! Anything that needs I/O is a trait in [`ports`], implemented by an
+//! adapter crate.
+
+pub mod error;
+pub mod ids;
+pub mod ports;
+pub mod session;
+pub mod token;
+pub mod user;
+
+pub use error::{FieldError, RepoError, ValidationErrors};
+pub use ids::{FamilyId, SessionId, UserId};
+pub use session::{RevokeReason, Session, SessionLifetimes};
+pub use token::{AccessClaims, RefreshToken, TokenHash};
+pub use user::{DisplayName, Email, Password, PasswordHash, Role, User};

@@ -1,0 +1,11 @@
+//! The ports: what the application needs from the outside world, stated as
+//! traits. Each trait's documentation is its contract; every adapter is
+//! held to it by the conformance suites in the `tests` crate.
+
+mod clock;
+mod crypto;
+mod storage;
+
+pub use clock::{Clock, Random};
+pub use crypto::{HashError, PasswordHasher, TokenError, TokenSigner, Verification};
+pub use storage::{SessionRepository, Storage, Transaction, UserRepository};

@@ -1,0 +1,125 @@
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::RepoError;
+use crate::ids::{FamilyId, SessionId, UserId};
+use crate::session::{RevokeReason, Session};
+use crate::token::TokenHash;
+use crate::user::{Email, PasswordHash, User};
+
+/// Every storage backend: the repositories, and transactions over them.
+///
+/// Calls made directly on the repositories are each atomic on their own.
+/// Changes that must land together go through [`Storage::begin`].
+#[async_trait]
+pub trait Storage: Send + Sync {
+    fn users(&self) -> &dyn UserRepository;
+    fn sessions(&self) -> &dyn SessionRepository;
+
+    /// Starts a unit of work. Its changes are visible to others only after
+    /// [`Transaction::commit`]; dropping it without commit discards them all.
+    async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError>;
+
+    /// Whether the backend answers now. `Unavailable` when it does not.
+    async fn ping(&self) -> Result<(), RepoError>;
+}
+
+/// One unit of work: the same repositories, all inside it.
+#[async_trait]
+pub trait Transaction: Send + Sync {
+    fn users(&self) -> &dyn UserRepository;
+    fn sessions(&self) -> &dyn SessionRepository;
+
+    /// Makes every change of this unit visible at once, or none of them.
+    async fn commit(self: Box<Self>) -> Result<(), RepoError>;
+}
+
+/// Users, found by id or by e-mail.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user. MUST return `Duplicate { constraint: "users_email" }`
+    /// when another user has the same e-mail, and
+    /// `Duplicate { constraint: "users_pkey" }` when the id is taken.
+    async fn insert(&self, user: &User) -> Result<(), RepoError>;
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError>;
+
+    /// E-mails are stored lower-cased, so this is an exact match.
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError>;
+
+    /// Replaces the password hash only if it is still `current`
+    /// (compare-and-set), so a rehash at login can never undo a concurrent
+    /// password change. Returns whether it replaced it; `false` also when the
+    /// user does not exist.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError>;
+
+    /// Records a successful login. No-op for an unknown id.
+    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
+}
+
+/// Login sessions. Every method that acts on a user's sessions takes the
+/// owner, and touches nothing of another user's.
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session. MUST return `Duplicate { constraint: "sessions_pkey" }`
+    /// for a taken id and `Duplicate { constraint: "sessions_token_hash" }`
+    /// for a refresh-token hash already stored.
+    async fn insert(&self, session: &Session) -> Result<(), RepoError>;
+
+    /// The session with this id, in any state.
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, RepoError>;
+
+    /// The session whose refresh token hashes to `hash`, in any state.
+    async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepoError>;
+
+    /// The owner's sessions that are neither revoked nor expired at `now`,
+    /// newest first.
+    async fn list_active(&self, owner: UserId, now: OffsetDateTime) -> Result<Vec<Session>, RepoError>;
+
+    /// Revokes one of the owner's sessions if, and only if, it is not revoked
+    /// yet (compare-and-set: of concurrent callers exactly one gets `true`).
+    /// `replaced_by` records the successor of a rotation. Returns `false`
+    /// when the session is already revoked, unknown, or not the owner's.
+    async fn revoke(
+        &self,
+        owner: UserId,
+        id: SessionId,
+        at: OffsetDateTime,
+        reason: RevokeReason,
+        replaced_by: Option<SessionId>,
+    ) -> Result<bool, RepoError>;
+
+    /// Revokes every unrevoked session of the owner's family. Returns how
+    /// many it revoked.
+    async fn revoke_family(
+        &self,
+        owner: UserId,
+        family: FamilyId,
+        at: OffsetDateTime,
+        reason: RevokeReason,
+    ) -> Result<u64, RepoError>;
+
+    /// Revokes every unrevoked session of the owner except `keep`. Returns
+    /// how many it revoked.
+    async fn revoke_all(
+        &self,
+        owner: UserId,
+        keep: Option<SessionId>,
+        at: OffsetDateTime,
+        reason: RevokeReason,
+    ) -> Result<u64, RepoError>;
+
+    /// Sets `last_used_at` to `at` if it is older than `at - min_interval`,
+    /// so that busy sessions are not written on every request.
+    async fn touch(&self, id: SessionId, at: OffsetDateTime, min_interval: time::Duration) -> Result<(), RepoError>;
+
+    /// Erases the sealed refresh-token copies of sessions created before
+    /// `created_before`. Returns how many it erased.
+    async fn purge_sealed_tokens(&self, created_before: OffsetDateTime) -> Result<u64, RepoError>;
+}
