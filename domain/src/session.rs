@@ -91,7 +91,11 @@ impl Session {
 
     /// When a session created at `now` in a family ending at
     /// `family_expires_at` expires.
-    pub fn expiry(now: OffsetDateTime, family_expires_at: OffsetDateTime, lifetimes: &SessionLifetimes) -> OffsetDateTime {
+    pub fn expiry(
+        now: OffsetDateTime,
+        family_expires_at: OffsetDateTime,
+        lifetimes: &SessionLifetimes,
+    ) -> OffsetDateTime {
         (now + lifetimes.idle).min(family_expires_at)
     }
 

@@ -65,7 +65,11 @@ impl TokenHash {
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A hash prefix is enough to tell tokens apart in a debug dump.
-        write!(f, "TokenHash({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "TokenHash({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -97,13 +101,21 @@ mod tests {
     fn refresh_token_is_32_bytes_of_base64url() {
         let token = RefreshToken::generate(&Counting);
         assert_eq!(token.expose().len(), 43);
-        assert!(token.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            token
+                .expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
     }
 
     #[test]
     fn the_hash_identifies_the_token_and_debug_hides_it() {
         let token = RefreshToken::generate(&Counting);
-        assert_eq!(token.hash(), RefreshToken::from_client(token.expose()).hash());
+        assert_eq!(
+            token.hash(),
+            RefreshToken::from_client(token.expose()).hash()
+        );
         assert_ne!(token.hash(), RefreshToken::from_client("other").hash());
         assert!(!format!("{token:?}").contains(token.expose()));
     }

@@ -114,10 +114,16 @@ impl DisplayName {
             return Err(FieldError::new("displayName", "must not be empty"));
         }
         if len > Self::MAX_LEN {
-            return Err(FieldError::new("displayName", "must be at most 50 characters"));
+            return Err(FieldError::new(
+                "displayName",
+                "must be at most 50 characters",
+            ));
         }
         if name.chars().any(char::is_control) {
-            return Err(FieldError::new("displayName", "must not contain control characters"));
+            return Err(FieldError::new(
+                "displayName",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -216,7 +222,17 @@ mod tests {
 
     #[test]
     fn email_rejects_malformed_addresses() {
-        for bad in ["", "alice", "alice@", "@example.com", "a@b", "a b@example.com", "a@@b.com", "a..b@c.com", "a@-b.com"] {
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@@b.com",
+            "a..b@c.com",
+            "a@-b.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -226,7 +242,11 @@ mod tests {
         // 64 + 1 + 3 labels of 59 + 3 dots + "com" = 248; pad the last label.
         let address = |pad: usize| {
             let label = "b".repeat(59);
-            format!("{}@{label}.{label}.{label}.{}.com", "a".repeat(64), "c".repeat(pad))
+            format!(
+                "{}@{label}.{label}.{label}.{}.com",
+                "a".repeat(64),
+                "c".repeat(pad)
+            )
         };
         assert_eq!(address(5).len(), 254);
         assert!(Email::parse(&address(5)).is_ok());
@@ -235,7 +255,10 @@ mod tests {
 
     #[test]
     fn display_name_is_trimmed_and_bounded() {
-        assert_eq!(DisplayName::parse("  Ana  ").expect("valid").as_str(), "Ana");
+        assert_eq!(
+            DisplayName::parse("  Ana  ").expect("valid").as_str(),
+            "Ana"
+        );
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"é".repeat(50)).is_ok());
         assert!(DisplayName::parse(&"é".repeat(51)).is_err());
@@ -244,15 +267,27 @@ mod tests {
 
     #[test]
     fn password_length_counts_characters_not_bytes() {
-        assert!(Password::parse("ééééééé", "password").is_err(), "7 characters");
-        assert!(Password::parse("éééééééé", "password").is_ok(), "8 characters, 16 bytes");
+        assert!(
+            Password::parse("ééééééé", "password").is_err(),
+            "7 characters"
+        );
+        assert!(
+            Password::parse("éééééééé", "password").is_ok(),
+            "8 characters, 16 bytes"
+        );
         assert!(Password::parse(&"ü".repeat(128), "password").is_ok());
         assert!(Password::parse(&"ü".repeat(129), "password").is_err());
     }
 
     #[test]
     fn common_passwords_are_refused_whatever_their_case() {
-        for common in ["password", "12345678", "Password1", "QWERTYUIOP", "iloveyou"] {
+        for common in [
+            "password",
+            "12345678",
+            "Password1",
+            "QWERTYUIOP",
+            "iloveyou",
+        ] {
             let err = Password::parse(common, "password").expect_err(common);
             assert!(err.message.contains("common"), "{common}: {}", err.message);
         }

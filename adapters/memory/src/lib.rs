@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use async_trait::async_trait;
 use domain::ports::{SessionRepository, Storage, Transaction, UserRepository};
-use domain::{Email, FamilyId, PasswordHash, RepoError, RevokeReason, Session, SessionId, TokenHash, User, UserId};
+use domain::{
+    Email, FamilyId, PasswordHash, RepoError, RevokeReason, Session, SessionId, TokenHash, User,
+    UserId,
+};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -132,7 +135,12 @@ impl Transaction for MemoryTransaction {
     }
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
-        let mut inner = self.0.0.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut inner = self
+            .0
+            .0
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // Forgetting the undo log is the commit; dropping the guard unlocks.
         inner.take();
         Ok(())
@@ -150,7 +158,10 @@ impl<A: Access> UserRepository for Repos<A> {
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
-        Ok(self.0.with_state(|s, _| s.user_by_email(email).cloned()).await)
+        Ok(self
+            .0
+            .with_state(|s, _| s.user_by_email(email).cloned())
+            .await)
     }
 
     async fn replace_password_hash(
@@ -191,7 +202,9 @@ impl<A: Access> UserRepository for Repos<A> {
 #[async_trait]
 impl<A: Access> SessionRepository for Repos<A> {
     async fn insert(&self, session: &Session) -> Result<(), RepoError> {
-        self.0.with_state(|s, undo| s.insert_session(session, undo)).await
+        self.0
+            .with_state(|s, undo| s.insert_session(session, undo))
+            .await
     }
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
@@ -201,11 +214,20 @@ impl<A: Access> SessionRepository for Repos<A> {
     async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| s.session_by_hash.get(hash).and_then(|id| s.sessions.get(id)).cloned())
+            .with_state(|s, _| {
+                s.session_by_hash
+                    .get(hash)
+                    .and_then(|id| s.sessions.get(id))
+                    .cloned()
+            })
             .await)
     }
 
-    async fn list_active(&self, owner: UserId, now: OffsetDateTime) -> Result<Vec<Session>, RepoError> {
+    async fn list_active(
+        &self,
+        owner: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Session>, RepoError> {
         Ok(self
             .0
             .with_state(|s, _| {
@@ -253,7 +275,11 @@ impl<A: Access> SessionRepository for Repos<A> {
     ) -> Result<u64, RepoError> {
         Ok(self
             .0
-            .with_state(|s, undo| s.revoke_where(owner, at, reason, undo, |session| session.family_id == family))
+            .with_state(|s, undo| {
+                s.revoke_where(owner, at, reason, undo, |session| {
+                    session.family_id == family
+                })
+            })
             .await)
     }
 
@@ -266,11 +292,18 @@ impl<A: Access> SessionRepository for Repos<A> {
     ) -> Result<u64, RepoError> {
         Ok(self
             .0
-            .with_state(|s, undo| s.revoke_where(owner, at, reason, undo, |session| Some(session.id) != keep))
+            .with_state(|s, undo| {
+                s.revoke_where(owner, at, reason, undo, |session| Some(session.id) != keep)
+            })
             .await)
     }
 
-    async fn touch(&self, id: SessionId, at: OffsetDateTime, min_interval: Duration) -> Result<(), RepoError> {
+    async fn touch(
+        &self,
+        id: SessionId,
+        at: OffsetDateTime,
+        min_interval: Duration,
+    ) -> Result<(), RepoError> {
         self.0
             .with_state(|s, undo| {
                 s.update_session(id, undo, |session| {
@@ -286,6 +319,9 @@ impl<A: Access> SessionRepository for Repos<A> {
     }
 
     async fn purge_sealed_tokens(&self, created_before: OffsetDateTime) -> Result<u64, RepoError> {
-        Ok(self.0.with_state(|s, undo| s.purge_sealed_tokens(created_before, undo)).await)
+        Ok(self
+            .0
+            .with_state(|s, undo| s.purge_sealed_tokens(created_before, undo))
+            .await)
     }
 }

@@ -15,7 +15,9 @@ pub(crate) struct UndoLog {
 
 impl UndoLog {
     pub(crate) fn recording() -> Self {
-        Self { steps: Some(Vec::new()) }
+        Self {
+            steps: Some(Vec::new()),
+        }
     }
 
     /// For single calls, which need no undo.
@@ -47,18 +49,25 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn user_by_email(&self, email: &Email) -> Option<&User> {
-        self.user_by_email.get(email.as_str()).and_then(|id| self.users.get(id))
+        self.user_by_email
+            .get(email.as_str())
+            .and_then(|id| self.users.get(id))
     }
 
     pub(crate) fn insert_user(&mut self, user: &User, undo: &mut UndoLog) -> Result<(), RepoError> {
         if self.users.contains_key(&user.id) {
-            return Err(RepoError::Duplicate { constraint: "users_pkey" });
+            return Err(RepoError::Duplicate {
+                constraint: "users_pkey",
+            });
         }
         if self.user_by_email.contains_key(user.email.as_str()) {
-            return Err(RepoError::Duplicate { constraint: "users_email" });
+            return Err(RepoError::Duplicate {
+                constraint: "users_email",
+            });
         }
         self.users.insert(user.id, user.clone());
-        self.user_by_email.insert(user.email.as_str().to_owned(), user.id);
+        self.user_by_email
+            .insert(user.email.as_str().to_owned(), user.id);
         let (id, email) = (user.id, user.email.as_str().to_owned());
         undo.push(move |s| {
             s.users.remove(&id);
@@ -69,7 +78,12 @@ impl State {
 
     /// Applies `change` to a user; records the previous value when `change`
     /// reports that it changed something. E-mails never change here.
-    pub(crate) fn update_user(&mut self, id: UserId, undo: &mut UndoLog, change: impl FnOnce(&mut User) -> bool) -> bool {
+    pub(crate) fn update_user(
+        &mut self,
+        id: UserId,
+        undo: &mut UndoLog,
+        change: impl FnOnce(&mut User) -> bool,
+    ) -> bool {
         let Some(user) = self.users.get_mut(&id) else {
             return false;
         };
@@ -83,16 +97,31 @@ impl State {
         changed
     }
 
-    pub(crate) fn insert_session(&mut self, session: &Session, undo: &mut UndoLog) -> Result<(), RepoError> {
+    pub(crate) fn insert_session(
+        &mut self,
+        session: &Session,
+        undo: &mut UndoLog,
+    ) -> Result<(), RepoError> {
         if self.sessions.contains_key(&session.id) {
-            return Err(RepoError::Duplicate { constraint: "sessions_pkey" });
+            return Err(RepoError::Duplicate {
+                constraint: "sessions_pkey",
+            });
         }
-        if self.session_by_hash.contains_key(&session.refresh_token_hash) {
-            return Err(RepoError::Duplicate { constraint: "sessions_token_hash" });
+        if self
+            .session_by_hash
+            .contains_key(&session.refresh_token_hash)
+        {
+            return Err(RepoError::Duplicate {
+                constraint: "sessions_token_hash",
+            });
         }
         self.sessions.insert(session.id, session.clone());
-        self.session_by_hash.insert(session.refresh_token_hash, session.id);
-        self.sessions_by_user.entry(session.user_id).or_default().insert(session.id);
+        self.session_by_hash
+            .insert(session.refresh_token_hash, session.id);
+        self.sessions_by_user
+            .entry(session.user_id)
+            .or_default()
+            .insert(session.id);
         let (id, hash, owner) = (session.id, session.refresh_token_hash, session.user_id);
         undo.push(move |s| {
             s.sessions.remove(&id);
@@ -156,7 +185,11 @@ impl State {
         targets.len() as u64
     }
 
-    pub(crate) fn purge_sealed_tokens(&mut self, created_before: OffsetDateTime, undo: &mut UndoLog) -> u64 {
+    pub(crate) fn purge_sealed_tokens(
+        &mut self,
+        created_before: OffsetDateTime,
+        undo: &mut UndoLog,
+    ) -> u64 {
         let targets: Vec<SessionId> = self
             .sessions
             .values()
@@ -164,7 +197,9 @@ impl State {
             .map(|s| s.id)
             .collect();
         for id in &targets {
-            self.update_session(*id, undo, |session| session.sealed_refresh_token.take().is_some());
+            self.update_session(*id, undo, |session| {
+                session.sealed_refresh_token.take().is_some()
+            });
         }
         targets.len() as u64
     }

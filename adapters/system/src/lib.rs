@@ -39,7 +39,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: OffsetDateTime) -> Self {
-        Self { now: Mutex::new(start) }
+        Self {
+            now: Mutex::new(start),
+        }
     }
 
     /// Starts at the current wall-clock time, truncated to whole seconds so
@@ -60,7 +62,9 @@ impl ManualClock {
     fn lock(&self) -> std::sync::MutexGuard<'_, OffsetDateTime> {
         // A poisoned lock still holds a valid time: a panic elsewhere cannot
         // leave an OffsetDateTime half-written.
-        self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use domain::ports::{Clock, PasswordHasher, Random, Storage, TokenSigner, Verification};
 use domain::session::SessionLifetimes;
 use domain::{
-    AccessClaims, DisplayName, Email, FamilyId, Password, RefreshToken, RepoError, RevokeReason, Role,
-    Session, SessionId, User, UserId, ValidationErrors,
+    AccessClaims, DisplayName, Email, FamilyId, Password, RefreshToken, RepoError, RevokeReason,
+    Role, Session, SessionId, User, UserId, ValidationErrors,
 };
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
@@ -129,13 +129,19 @@ pub struct AuthService {
 
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthService").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("AuthService")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
 impl AuthService {
     pub fn new(ports: AuthPorts, sealer: TokenSealer, policy: AuthPolicy) -> Self {
-        Self { ports, sealer, policy }
+        Self {
+            ports,
+            sealer,
+            policy,
+        }
     }
 
     pub fn policy(&self) -> &AuthPolicy {
@@ -143,18 +149,30 @@ impl AuthService {
     }
 
     /// Creates an account and logs it in.
-    pub async fn register(&self, input: Registration<'_>, client: &ClientInfo) -> Result<IssuedSession, AuthError> {
+    pub async fn register(
+        &self,
+        input: Registration<'_>,
+        client: &ClientInfo,
+    ) -> Result<IssuedSession, AuthError> {
         let mut errors = ValidationErrors::default();
         let email = errors.collect(Email::parse(input.email));
         let password = errors.collect(Password::parse(input.password, "password"));
         let display_name = errors.collect(DisplayName::parse(input.display_name));
-        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name) else {
+        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name)
+        else {
             return Err(AuthError::Validation(errors));
         };
 
         // Checked before the costly hash; the unique constraint still decides
         // a race between two registrations of one address.
-        if self.ports.storage.users().find_by_email(&email).await?.is_some() {
+        if self
+            .ports
+            .storage
+            .users()
+            .find_by_email(&email)
+            .await?
+            .is_some()
+        {
             return Err(AuthError::EmailTaken);
         }
         let password_hash = self.ports.hasher.hash(&password).await?;
@@ -180,7 +198,9 @@ impl AuthService {
 
         let tx = self.ports.storage.begin().await?;
         tx.users().insert(&user).await.map_err(|e| match e {
-            RepoError::Duplicate { constraint: "users_email" } => AuthError::EmailTaken,
+            RepoError::Duplicate {
+                constraint: "users_email",
+            } => AuthError::EmailTaken,
             other => other.into(),
         })?;
         tx.sessions().insert(&session).await?;
@@ -207,7 +227,12 @@ impl AuthService {
             self.ports.hasher.verify_dummy(&password).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        let Verification::Match { needs_rehash } = self.ports.hasher.verify(&password, &user.password_hash).await? else {
+        let Verification::Match { needs_rehash } = self
+            .ports
+            .hasher
+            .verify(&password, &user.password_hash)
+            .await?
+        else {
             return Err(AuthError::InvalidCredentials);
         };
         if user.disabled {
@@ -225,7 +250,10 @@ impl AuthService {
         tx.commit().await?;
 
         tracing::info!(user.id = %user.id, session.id = %session.id, "user logged in");
-        let user = User { last_login_at: Some(now), ..user };
+        let user = User {
+            last_login_at: Some(now),
+            ..user
+        };
         self.issue(user, &session, refresh_token)
     }
 
@@ -245,7 +273,9 @@ impl AuthService {
             Err(e) => Err(e.to_string()),
         };
         match result {
-            Ok(()) => tracing::info!(user.id = %user.id, "password rehashed with current parameters"),
+            Ok(()) => {
+                tracing::info!(user.id = %user.id, "password rehashed with current parameters")
+            }
             Err(error) => tracing::warn!(user.id = %user.id, %error, "password rehash failed"),
         }
     }
@@ -257,7 +287,11 @@ impl AuthService {
     /// within the grace window, get that same successor back. A rotated
     /// token presented after the window, or any older token, revokes the
     /// whole family: someone else has it.
-    pub async fn refresh(&self, token: &RefreshToken, client: &ClientInfo) -> Result<IssuedSession, AuthError> {
+    pub async fn refresh(
+        &self,
+        token: &RefreshToken,
+        client: &ClientInfo,
+    ) -> Result<IssuedSession, AuthError> {
         let sessions = self.ports.storage.sessions();
         let Some(session) = sessions.find_by_token_hash(&token.hash()).await? else {
             return Err(AuthError::Unauthenticated);
@@ -292,12 +326,20 @@ impl AuthService {
             refresh_token_hash: refresh_token.hash(),
             expires_at: Session::expiry(now, old.family_expires_at, &self.policy.lifetimes),
             family_expires_at: old.family_expires_at,
-            sealed_refresh_token: Some(self.sealer.seal(&refresh_token, id, self.ports.random.as_ref())),
+            sealed_refresh_token: Some(self.sealer.seal(
+                &refresh_token,
+                id,
+                self.ports.random.as_ref(),
+            )),
             ..self.blank_session(user.id, now, client)
         };
 
         let tx = self.ports.storage.begin().await?;
-        if !tx.sessions().revoke(user.id, old.id, now, RevokeReason::Rotated, Some(id)).await? {
+        if !tx
+            .sessions()
+            .revoke(user.id, old.id, now, RevokeReason::Rotated, Some(id))
+            .await?
+        {
             return Ok(None); // dropping `tx` discards it
         }
         tx.sessions().insert(&successor).await?;
@@ -308,7 +350,11 @@ impl AuthService {
     /// A refresh with a token that is no longer live: the retry of a recent
     /// rotation gets its result again; anything else is refused, and a
     /// rotated token outside the grace window revokes its family.
-    async fn replay_rotation(&self, session: &Session, now: OffsetDateTime) -> Result<IssuedSession, AuthError> {
+    async fn replay_rotation(
+        &self,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Result<IssuedSession, AuthError> {
         if session.revoke_reason != Some(RevokeReason::Rotated) {
             return Err(AuthError::Unauthenticated);
         }
@@ -321,7 +367,12 @@ impl AuthService {
             .ports
             .storage
             .sessions()
-            .revoke_family(session.user_id, session.family_id, now, RevokeReason::ReuseDetected)
+            .revoke_family(
+                session.user_id,
+                session.family_id,
+                now,
+                RevokeReason::ReuseDetected,
+            )
             .await?;
         tracing::warn!(
             event = "auth.refresh_reuse_detected",
@@ -335,7 +386,11 @@ impl AuthService {
 
     /// The live successor of `session`, with its refresh token unsealed, if
     /// `session` was rotated into the family's live session.
-    async fn reissue_successor(&self, session: &Session, now: OffsetDateTime) -> Result<Option<IssuedSession>, AuthError> {
+    async fn reissue_successor(
+        &self,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Result<Option<IssuedSession>, AuthError> {
         let Some(successor_id) = session.replaced_by else {
             return Ok(None);
         };
@@ -368,7 +423,9 @@ impl AuthService {
         let sessions = self.ports.storage.sessions();
         match sessions.find(claims.session_id).await? {
             Some(session) if session.user_id == claims.user_id && session.is_active(now) => {
-                sessions.touch(session.id, now, self.policy.touch_interval).await?;
+                sessions
+                    .touch(session.id, now, self.policy.touch_interval)
+                    .await?;
                 Ok(Principal {
                     user_id: claims.user_id,
                     session_id: claims.session_id,
@@ -381,9 +438,18 @@ impl AuthService {
 
     /// The caller named by a refresh token, for a logout that carries no
     /// access token.
-    pub async fn principal_from_refresh(&self, token: &RefreshToken) -> Result<Principal, AuthError> {
+    pub async fn principal_from_refresh(
+        &self,
+        token: &RefreshToken,
+    ) -> Result<Principal, AuthError> {
         let now = self.ports.clock.now();
-        match self.ports.storage.sessions().find_by_token_hash(&token.hash()).await? {
+        match self
+            .ports
+            .storage
+            .sessions()
+            .find_by_token_hash(&token.hash())
+            .await?
+        {
             Some(session) if session.is_active(now) => {
                 let user = self.active_user(session.user_id).await?;
                 Ok(Principal {
@@ -402,13 +468,19 @@ impl AuthService {
         let user = principal.user_id;
         match scope {
             LogoutScope::Local => {
-                sessions.revoke(user, principal.session_id, now, RevokeReason::Logout, None).await?;
+                sessions
+                    .revoke(user, principal.session_id, now, RevokeReason::Logout, None)
+                    .await?;
             }
             LogoutScope::Others => {
-                sessions.revoke_all(user, Some(principal.session_id), now, RevokeReason::Logout).await?;
+                sessions
+                    .revoke_all(user, Some(principal.session_id), now, RevokeReason::Logout)
+                    .await?;
             }
             LogoutScope::Global => {
-                sessions.revoke_all(user, None, now, RevokeReason::Logout).await?;
+                sessions
+                    .revoke_all(user, None, now, RevokeReason::Logout)
+                    .await?;
             }
         }
         tracing::info!(user.id = %user, ?scope, "logged out");
@@ -427,7 +499,12 @@ impl AuthService {
     /// The caller's active sessions, newest first, the current one marked.
     pub async fn sessions(&self, principal: &Principal) -> Result<Vec<SessionView>, AuthError> {
         let now = self.ports.clock.now();
-        let sessions = self.ports.storage.sessions().list_active(principal.user_id, now).await?;
+        let sessions = self
+            .ports
+            .storage
+            .sessions()
+            .list_active(principal.user_id, now)
+            .await?;
         Ok(sessions
             .into_iter()
             .map(|session| SessionView {
@@ -439,7 +516,11 @@ impl AuthService {
 
     /// Ends one of the caller's active sessions; another user's, or one
     /// that is already over, is `NotFound`.
-    pub async fn revoke_session(&self, principal: &Principal, id: SessionId) -> Result<(), AuthError> {
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        id: SessionId,
+    ) -> Result<(), AuthError> {
         let now = self.ports.clock.now();
         let revoked = self
             .ports
@@ -447,7 +528,11 @@ impl AuthService {
             .sessions()
             .revoke(principal.user_id, id, now, RevokeReason::Logout, None)
             .await?;
-        if revoked { Ok(()) } else { Err(AuthError::NotFound) }
+        if revoked {
+            Ok(())
+        } else {
+            Err(AuthError::NotFound)
+        }
     }
 
     /// Replaces the password and ends every other session of the user.
@@ -457,9 +542,15 @@ impl AuthService {
         current: SecretString,
         new: &str,
     ) -> Result<(), AuthError> {
-        let new = Password::parse(new, "newPassword").map_err(|e| AuthError::Validation(ValidationErrors(vec![e])))?;
+        let new = Password::parse(new, "newPassword")
+            .map_err(|e| AuthError::Validation(ValidationErrors(vec![e])))?;
         let user = self.me(principal).await?;
-        if let Verification::Mismatch = self.ports.hasher.verify(&current, &user.password_hash).await? {
+        if let Verification::Mismatch = self
+            .ports
+            .hasher
+            .verify(&current, &user.password_hash)
+            .await?
+        {
             return Err(AuthError::Validation(ValidationErrors::single(
                 "currentPassword",
                 "is not the current password",
@@ -469,11 +560,22 @@ impl AuthService {
         let now = self.ports.clock.now();
 
         let tx = self.ports.storage.begin().await?;
-        if !tx.users().replace_password_hash(user.id, &user.password_hash, &new_hash, now).await? {
-            return Err(AuthError::Conflict("the password was changed by another request"));
+        if !tx
+            .users()
+            .replace_password_hash(user.id, &user.password_hash, &new_hash, now)
+            .await?
+        {
+            return Err(AuthError::Conflict(
+                "the password was changed by another request",
+            ));
         }
         tx.sessions()
-            .revoke_all(user.id, Some(principal.session_id), now, RevokeReason::PasswordChanged)
+            .revoke_all(
+                user.id,
+                Some(principal.session_id),
+                now,
+                RevokeReason::PasswordChanged,
+            )
             .await?;
         tx.commit().await?;
         tracing::info!(user.id = %user.id, "password changed");
@@ -484,7 +586,12 @@ impl AuthService {
     /// periodically; returns how many it erased.
     pub async fn purge_expired_grace_copies(&self) -> Result<u64, AuthError> {
         let cutoff = self.ports.clock.now() - self.policy.lifetimes.reuse_grace;
-        Ok(self.ports.storage.sessions().purge_sealed_tokens(cutoff).await?)
+        Ok(self
+            .ports
+            .storage
+            .sessions()
+            .purge_sealed_tokens(cutoff)
+            .await?)
     }
 
     async fn active_user(&self, id: UserId) -> Result<User, AuthError> {
@@ -515,7 +622,12 @@ impl AuthService {
     }
 
     /// The first session of a new login.
-    fn new_family(&self, user_id: UserId, now: OffsetDateTime, client: &ClientInfo) -> (Session, RefreshToken) {
+    fn new_family(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+        client: &ClientInfo,
+    ) -> (Session, RefreshToken) {
         let refresh_token = RefreshToken::generate(self.ports.random.as_ref());
         let family_expires_at = now + self.policy.lifetimes.absolute;
         let session = Session {
@@ -527,7 +639,12 @@ impl AuthService {
         (session, refresh_token)
     }
 
-    fn issue(&self, user: User, session: &Session, refresh_token: RefreshToken) -> Result<IssuedSession, AuthError> {
+    fn issue(
+        &self,
+        user: User,
+        session: &Session,
+        refresh_token: RefreshToken,
+    ) -> Result<IssuedSession, AuthError> {
         let now = self.ports.clock.now();
         let access_token_expires_at = now + self.policy.access_ttl;
         let access_token = self

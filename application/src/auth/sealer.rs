@@ -55,9 +55,17 @@ impl TokenSealer {
         let aad = session.as_uuid();
         let plain = self
             .cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: aad.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
             .ok()?;
-        String::from_utf8(plain).ok().map(|t| RefreshToken::from_client(&t))
+        String::from_utf8(plain)
+            .ok()
+            .map(|t| RefreshToken::from_client(&t))
     }
 }
 
@@ -83,10 +91,18 @@ mod tests {
         let session = SessionId::from_uuid(Uuid::from_u128(1));
         let sealed = sealer(7).seal(&token, session, &OsRandom);
 
-        assert!(!sealed.windows(token.expose().len()).any(|w| w == token.expose().as_bytes()));
+        assert!(
+            !sealed
+                .windows(token.expose().len())
+                .any(|w| w == token.expose().as_bytes())
+        );
         let opened = sealer(7).open(&sealed, session).expect("opens");
         assert_eq!(opened.expose(), token.expose());
-        assert!(sealer(7).open(&sealed, SessionId::from_uuid(Uuid::from_u128(2))).is_none());
+        assert!(
+            sealer(7)
+                .open(&sealed, SessionId::from_uuid(Uuid::from_u128(2)))
+                .is_none()
+        );
         assert!(sealer(8).open(&sealed, session).is_none());
         assert!(sealer(7).open(&sealed[..10], session).is_none());
     }

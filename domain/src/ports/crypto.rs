@@ -11,7 +11,9 @@ pub enum Verification {
     /// The password matches. `needs_rehash` is true when the hash was made
     /// with other parameters than the current ones, so the caller should
     /// store a fresh hash.
-    Match { needs_rehash: bool },
+    Match {
+        needs_rehash: bool,
+    },
     Mismatch,
 }
 
@@ -38,7 +40,11 @@ pub trait PasswordHasher: Send + Sync {
 
     /// Checks a candidate. MUST answer `Mismatch` (not an error) for a wrong
     /// password, and `Internal` for an unreadable stored hash.
-    async fn verify(&self, candidate: &SecretString, hash: &PasswordHash) -> Result<Verification, HashError>;
+    async fn verify(
+        &self,
+        candidate: &SecretString,
+        hash: &PasswordHash,
+    ) -> Result<Verification, HashError>;
 
     /// Spends the time of one verification without a stored hash, so that a
     /// login for an unknown account takes as long as a real one.

@@ -80,7 +80,11 @@ pub trait SessionRepository: Send + Sync {
 
     /// The owner's sessions that are neither revoked nor expired at `now`,
     /// newest first.
-    async fn list_active(&self, owner: UserId, now: OffsetDateTime) -> Result<Vec<Session>, RepoError>;
+    async fn list_active(
+        &self,
+        owner: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Session>, RepoError>;
 
     /// Revokes one of the owner's sessions if, and only if, it is not revoked
     /// yet (compare-and-set: of concurrent callers exactly one gets `true`).
@@ -117,7 +121,12 @@ pub trait SessionRepository: Send + Sync {
 
     /// Sets `last_used_at` to `at` if it is older than `at - min_interval`,
     /// so that busy sessions are not written on every request.
-    async fn touch(&self, id: SessionId, at: OffsetDateTime, min_interval: time::Duration) -> Result<(), RepoError>;
+    async fn touch(
+        &self,
+        id: SessionId,
+        at: OffsetDateTime,
+        min_interval: time::Duration,
+    ) -> Result<(), RepoError>;
 
     /// Erases the sealed refresh-token copies of sessions created before
     /// `created_before`. Returns how many it erased.

@@ -1,0 +1,459 @@
+//! `/api/v1/auth/*`: registration, login, refresh, logout, sessions and
+//! password changes. Each handler parses, calls one use case, and maps the
+//! result.
+
+use std::sync::Arc;
+
+use application::auth::{
+    AuthService, IssuedSession, LogoutScope, Principal, Registration, SessionView,
+};
+use domain::{RefreshToken, SessionId, User};
+use poem::Request;
+use poem::http::header;
+use poem::web::cookie::{Cookie, SameSite};
+use poem_openapi::param::{Cookie as CookieParam, Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use secrecy::SecretString;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::context::RequestContext;
+use crate::envelope::Envelope;
+use crate::error::{ApiError, ErrorCode};
+use crate::payload::OptionalJson;
+use crate::security::BearerAuth;
+
+pub const REFRESH_COOKIE: &str = "roster_refresh";
+const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
+
+#[derive(Tags)]
+enum AuthTag {
+    /// Accounts, logins and sessions.
+    Auth,
+}
+
+/// Settings the auth routes need from configuration.
+#[derive(Debug, Clone)]
+pub struct CookiePolicy {
+    /// `Secure` cookies (the public URL is https).
+    pub secure: bool,
+    /// Origins allowed to use the refresh cookie.
+    pub allowed_origins: Vec<String>,
+}
+
+pub struct AuthApi {
+    pub auth: Arc<AuthService>,
+    pub cookies: CookiePolicy,
+}
+
+// --- Request bodies -------------------------------------------------------
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct RegisterRequest {
+    /// Trimmed and lower-cased; unique.
+    #[oai(validator(max_length = 254))]
+    email: String,
+    /// 8–128 characters, not one of the 10,000 most common passwords.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    password: String,
+    /// 1–50 characters after trimming.
+    #[oai(validator(min_length = 1, max_length = 50))]
+    display_name: String,
+}
+
+#[derive(Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct LoginRequest {
+    #[oai(validator(max_length = 254))]
+    email: String,
+    #[oai(validator(max_length = 128))]
+    password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Object, Default)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct RefreshRequest {
+    /// The refresh token; when absent, the `roster_refresh` cookie is used.
+    refresh_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Enum, Default)]
+#[oai(rename_all = "lowercase")]
+enum Scope {
+    /// This session only (default).
+    #[default]
+    Local,
+    /// Every other session of the user.
+    Others,
+    /// Every session of the user.
+    Global,
+}
+
+#[derive(Debug, Object, Default)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct LogoutRequest {
+    scope: Option<Scope>,
+    /// Identifies the session when no bearer token is sent; else the cookie.
+    refresh_token: Option<String>,
+}
+
+#[derive(Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+struct ChangePasswordRequest {
+    #[oai(validator(max_length = 128))]
+    current_password: String,
+    /// 8–128 characters, not one of the 10,000 most common passwords.
+    #[oai(validator(min_length = 8, max_length = 128))]
+    new_password: String,
+}
+
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangePasswordRequest([redacted])")
+    }
+}
+
+// --- Answers --------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum RoleDto {
+    User,
+    Admin,
+}
+
+/// A registered user.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UserDto {
+    id: Uuid,
+    email: String,
+    display_name: String,
+    role: RoleDto,
+    created_at: OffsetDateTime,
+}
+
+impl From<User> for UserDto {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.as_uuid(),
+            email: user.email.as_str().to_owned(),
+            display_name: user.display_name.as_str().to_owned(),
+            role: match user.role {
+                domain::Role::User => RoleDto::User,
+                domain::Role::Admin => RoleDto::Admin,
+            },
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// Tokens for a new or refreshed session.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct AuthSessionDto {
+    user: UserDto,
+    session_id: Uuid,
+    /// PASETO v4.public; send as `Authorization: Bearer …`.
+    access_token: String,
+    access_token_expires_at: OffsetDateTime,
+    /// Opaque; also set in the `roster_refresh` cookie.
+    refresh_token: String,
+    refresh_token_expires_at: OffsetDateTime,
+}
+
+/// One active session of the caller.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+struct SessionDto {
+    id: Uuid,
+    created_at: OffsetDateTime,
+    last_used_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    /// Whether this is the session of the request.
+    current: bool,
+}
+
+impl From<SessionView> for SessionDto {
+    fn from(view: SessionView) -> Self {
+        let s = view.session;
+        Self {
+            id: s.id.as_uuid(),
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            user_agent: s.user_agent,
+            ip: s.ip,
+            current: view.current,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum SessionIssued {
+    /// Registered and logged in.
+    #[oai(status = 201)]
+    Created(
+        Json<Envelope<AuthSessionDto>>,
+        #[oai(header = "Set-Cookie")] String,
+    ),
+    /// Logged in or refreshed.
+    #[oai(status = 200)]
+    Ok(
+        Json<Envelope<AuthSessionDto>>,
+        #[oai(header = "Set-Cookie")] String,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum LoggedOut {
+    /// The sessions are revoked; the cookie is cleared for a local logout.
+    #[oai(status = 204)]
+    NoContent(#[oai(header = "Set-Cookie")] Option<String>),
+}
+
+#[derive(ApiResponse)]
+enum NoContent {
+    #[oai(status = 204)]
+    Done,
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "AuthTag::Auth")]
+impl AuthApi {
+    /// Create an account
+    ///
+    /// Registers and logs in. Answers 409 when the e-mail is taken.
+    #[oai(path = "/register", method = "post", operation_id = "auth.register")]
+    async fn register(&self, body: Json<RegisterRequest>) -> ApiResult<SessionIssued> {
+        let input = Registration {
+            email: &body.email,
+            password: &body.password,
+            display_name: &body.display_name,
+        };
+        let issued = self.auth.register(input, &RequestContext::client()).await?;
+        let cookie = self.refresh_cookie(&issued);
+        Ok(SessionIssued::Created(
+            Json(Envelope::new(issued.into())),
+            cookie,
+        ))
+    }
+
+    /// Log in
+    ///
+    /// One answer, 401, for an unknown e-mail and a wrong password alike;
+    /// 403 for a disabled account, only after a correct password.
+    #[oai(path = "/login", method = "post", operation_id = "auth.login")]
+    async fn login(&self, body: Json<LoginRequest>) -> ApiResult<SessionIssued> {
+        let LoginRequest { email, password } = body.0;
+        let issued = self
+            .auth
+            .login(
+                &email,
+                SecretString::from(password),
+                &RequestContext::client(),
+            )
+            .await?;
+        let cookie = self.refresh_cookie(&issued);
+        Ok(SessionIssued::Ok(
+            Json(Envelope::new(issued.into())),
+            cookie,
+        ))
+    }
+
+    /// Refresh the session
+    ///
+    /// Rotates the refresh token (from the body, else the `roster_refresh`
+    /// cookie, whose request must come from an allowed `Origin`). A retry
+    /// within the grace window gets the same new session; a reused older
+    /// token revokes the whole family.
+    #[oai(path = "/refresh", method = "post", operation_id = "auth.refresh")]
+    async fn refresh(
+        &self,
+        body: OptionalJson<RefreshRequest>,
+        #[oai(name = "roster_refresh")] cookie: CookieParam<Option<String>>,
+        #[oai(name = "Origin")] origin: Header<Option<String>>,
+    ) -> ApiResult<SessionIssued> {
+        let from_body = body.0.and_then(|b| b.refresh_token);
+        let token = self.refresh_token(from_body, cookie.0, origin.0.as_deref())?;
+        let issued = self.auth.refresh(&token, &RequestContext::client()).await?;
+        let cookie = self.refresh_cookie(&issued);
+        Ok(SessionIssued::Ok(
+            Json(Envelope::new(issued.into())),
+            cookie,
+        ))
+    }
+
+    /// Log out
+    ///
+    /// Identifies the session by the bearer token, else by the refresh token
+    /// (body or cookie). `local` ends this session and clears the cookie,
+    /// `others` every other session of the user, `global` all of them.
+    #[oai(path = "/logout", method = "post", operation_id = "auth.logout")]
+    async fn logout(
+        &self,
+        req: &Request,
+        body: OptionalJson<LogoutRequest>,
+        #[oai(name = "roster_refresh")] cookie: CookieParam<Option<String>>,
+        #[oai(name = "Origin")] origin: Header<Option<String>>,
+    ) -> ApiResult<LoggedOut> {
+        let body = body.0.unwrap_or_default();
+        let principal = match bearer_token(req) {
+            Some(token) => self.auth.authenticate(token).await?,
+            None => {
+                let token =
+                    self.refresh_token(body.refresh_token, cookie.0, origin.0.as_deref())?;
+                self.auth.principal_from_refresh(&token).await?
+            }
+        };
+        RequestContext::record_user(principal.user_id);
+        let scope = match body.scope.unwrap_or_default() {
+            Scope::Local => LogoutScope::Local,
+            Scope::Others => LogoutScope::Others,
+            Scope::Global => LogoutScope::Global,
+        };
+        self.auth.logout(&principal, scope).await?;
+        let clear =
+            matches!(scope, LogoutScope::Local | LogoutScope::Global).then(|| self.clear_cookie());
+        Ok(LoggedOut::NoContent(clear))
+    }
+
+    /// The current user
+    #[oai(path = "/me", method = "get", operation_id = "auth.me")]
+    async fn me(&self, auth: BearerAuth) -> ApiResult<Json<Envelope<UserDto>>> {
+        let user = self.auth.me(&auth.0).await?;
+        Ok(Json(Envelope::new(user.into())))
+    }
+
+    /// The caller's active sessions
+    #[oai(
+        path = "/sessions",
+        method = "get",
+        operation_id = "auth.sessions.list"
+    )]
+    async fn sessions(&self, auth: BearerAuth) -> ApiResult<Json<Envelope<Vec<SessionDto>>>> {
+        let sessions = self.auth.sessions(&auth.0).await?;
+        Ok(Json(Envelope::new(
+            sessions.into_iter().map(Into::into).collect(),
+        )))
+    }
+
+    /// End one of the caller's sessions
+    ///
+    /// 404 when it is not an active session of the caller.
+    #[oai(
+        path = "/sessions/:id",
+        method = "delete",
+        operation_id = "auth.sessions.revoke"
+    )]
+    async fn revoke_session(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        let principal: Principal = auth.0;
+        self.auth
+            .revoke_session(&principal, SessionId::from_uuid(id.0))
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Change the password
+    ///
+    /// Every other session of the user is revoked.
+    #[oai(path = "/password", method = "post", operation_id = "auth.password")]
+    async fn change_password(
+        &self,
+        auth: BearerAuth,
+        body: Json<ChangePasswordRequest>,
+    ) -> ApiResult<NoContent> {
+        let ChangePasswordRequest {
+            current_password,
+            new_password,
+        } = body.0;
+        self.auth
+            .change_password(&auth.0, SecretString::from(current_password), &new_password)
+            .await?;
+        Ok(NoContent::Done)
+    }
+}
+
+impl AuthApi {
+    /// The refresh token from the body, else from the cookie — which counts
+    /// only when the request comes from an allowed origin (CSRF defence).
+    fn refresh_token(
+        &self,
+        from_body: Option<String>,
+        from_cookie: Option<String>,
+        origin: Option<&str>,
+    ) -> ApiResult<RefreshToken> {
+        if let Some(token) = from_body {
+            return Ok(RefreshToken::from_client(&token));
+        }
+        let Some(token) = from_cookie else {
+            return Err(ApiError::unauthenticated());
+        };
+        match origin {
+            Some(origin) if self.cookies.allowed_origins.iter().any(|o| o == origin) => {
+                Ok(RefreshToken::from_client(&token))
+            }
+            _ => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "the refresh cookie is accepted only from an allowed Origin",
+            )),
+        }
+    }
+
+    fn refresh_cookie(&self, issued: &IssuedSession) -> String {
+        let mut cookie = Cookie::new_with_str(REFRESH_COOKIE, issued.refresh_token.expose());
+        let max_age = issued.refresh_token_expires_at - RequestContext::now();
+        cookie.set_max_age(std::time::Duration::from_secs(
+            max_age.whole_seconds().max(0) as u64,
+        ));
+        self.finish_cookie(cookie)
+    }
+
+    fn clear_cookie(&self) -> String {
+        let mut cookie = Cookie::new_with_str(REFRESH_COOKIE, "");
+        cookie.set_max_age(std::time::Duration::ZERO);
+        self.finish_cookie(cookie)
+    }
+
+    fn finish_cookie(&self, mut cookie: Cookie) -> String {
+        cookie.set_path(REFRESH_COOKIE_PATH);
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_secure(self.cookies.secure);
+        cookie.to_string()
+    }
+}
+
+fn bearer_token(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+impl From<IssuedSession> for AuthSessionDto {
+    fn from(issued: IssuedSession) -> Self {
+        Self {
+            session_id: issued.session_id.as_uuid(),
+            access_token: issued.access_token,
+            access_token_expires_at: issued.access_token_expires_at,
+            refresh_token: issued.refresh_token.expose().to_owned(),
+            refresh_token_expires_at: issued.refresh_token_expires_at,
+            user: issued.user.into(),
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The envelope every JSON answer travels in:
+//! `{success, data, meta}` or `{success: false, error, meta}`.
+
+use poem_openapi::Object;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use time::OffsetDateTime;
+
+use crate::context::RequestContext;
+
+/// Facts about the answer itself.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Meta {
+    /// The request's id, also in the `X-Request-Id` header.
+    pub request_id: String,
+    /// When the answer was made (RFC 3339, UTC).
+    pub timestamp: OffsetDateTime,
+}
+
+impl Meta {
+    pub fn current() -> Self {
+        let (request_id, timestamp) = RequestContext::meta();
+        Self {
+            request_id,
+            timestamp,
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Envelope<T: ParseFromJSON + ToJSON> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
+    pub meta: Meta,
+}
+
+impl<T: ParseFromJSON + ToJSON> Envelope<T> {
+    pub fn new(data: T) -> Self {
+        Self {
+            success: true,
+            data,
+            meta: Meta::current(),
+        }
+    }
+}
+
+/// A field that broke a rule.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct FieldIssue {
+    pub field: String,
+    pub message: String,
+}
+
+/// Machine-readable details of an error.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ErrorDetails {
+    /// The fields that broke a rule, when they are known.
+    #[oai(skip_serializing_if_is_none)]
+    pub fields: Option<Vec<FieldIssue>>,
+    /// For `/health/ready`: the state of each backing service.
+    #[oai(skip_serializing_if_is_none)]
+    pub checks: Option<Checks>,
+}
+
+impl ErrorDetails {
+    pub fn fields(fields: Vec<FieldIssue>) -> Self {
+        Self {
+            fields: Some(fields),
+            checks: None,
+        }
+    }
+}
+
+/// The state of each backing service.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Checks {
+    /// `ok` or `down`.
+    pub database: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ErrorInfo {
+    /// A stable code (`VALIDATION_ERROR`, `UNAUTHENTICATED`, …).
+    pub code: String,
+    /// What went wrong, for a person. Never internals.
+    pub message: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub details: Option<ErrorDetails>,
+}
+
+/// A failed answer.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    pub error: ErrorInfo,
+    pub meta: Meta,
+}

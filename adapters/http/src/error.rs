@@ -1,0 +1,333 @@
+//! The one place where failures become HTTP answers.
+//!
+//! Each [`ErrorCode`] has one status. Use-case errors convert through
+//! `From`; errors that poem itself raises (unparseable JSON, a wrong content
+//! type, an unknown route…) are converted by [`from_poem_error`] in the
+//! envelope middleware. A 500 never says more than "internal error": the
+//! detail goes to the log.
+
+use application::auth::AuthError;
+use domain::ValidationErrors;
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::ApiResponse;
+use poem_openapi::payload::Json;
+
+use crate::envelope::{ErrorDetails, ErrorEnvelope, ErrorInfo, FieldIssue, Meta};
+
+/// Seconds a client should wait after a 503.
+const RETRY_AFTER_SECS: u64 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Validation,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    Internal,
+    ServiceUnavailable,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Validation => "VALIDATION_ERROR",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Conflict => "CONFLICT",
+            Self::PreconditionFailed => "PRECONDITION_FAILED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Internal => "INTERNAL_ERROR",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+        }
+    }
+
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::Validation => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code for a status poem produced on its own.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            400 => Self::Validation,
+            401 => Self::Unauthenticated,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            409 => Self::Conflict,
+            412 => Self::PreconditionFailed,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            429 => Self::RateLimited,
+            503 => Self::ServiceUnavailable,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// Every error answer the API gives, declared so that the OpenAPI document
+/// lists them.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// `VALIDATION_ERROR`: malformed JSON, wrong types, missing or
+    /// out-of-range fields, bad parameters.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorEnvelope>),
+    /// `UNAUTHENTICATED`: no, bad, expired or revoked credentials.
+    #[oai(status = 401)]
+    Unauthenticated(
+        Json<ErrorEnvelope>,
+        #[oai(header = "WWW-Authenticate")] String,
+    ),
+    /// `FORBIDDEN`: authenticated but not allowed.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
+    /// `NOT_FOUND`: no such object for this caller.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorEnvelope>),
+    /// `CONFLICT`: a uniqueness rule, or a concurrent change.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorEnvelope>),
+    /// `PAYLOAD_TOO_LARGE`: the body is over the limit.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorEnvelope>),
+    /// `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorEnvelope>),
+    /// `INTERNAL_ERROR`: nothing internal is shown.
+    #[oai(status = 500)]
+    Internal(Json<ErrorEnvelope>),
+    /// `SERVICE_UNAVAILABLE`: a backing service is down or saturated.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::with_details(code, message, None)
+    }
+
+    pub fn with_details(
+        code: ErrorCode,
+        message: impl Into<String>,
+        details: Option<ErrorDetails>,
+    ) -> Self {
+        let body = Json(ErrorEnvelope {
+            success: false,
+            error: ErrorInfo {
+                code: code.as_str().to_owned(),
+                message: message.into(),
+                details,
+            },
+            meta: Meta::current(),
+        });
+        match code {
+            ErrorCode::Validation => Self::BadRequest(body),
+            ErrorCode::Unauthenticated => {
+                Self::Unauthenticated(body, r#"Bearer realm="api""#.to_owned())
+            }
+            ErrorCode::Forbidden => Self::Forbidden(body),
+            ErrorCode::NotFound => Self::NotFound(body),
+            ErrorCode::Conflict => Self::Conflict(body),
+            ErrorCode::PayloadTooLarge => Self::PayloadTooLarge(body),
+            ErrorCode::UnsupportedMediaType => Self::UnsupportedMediaType(body),
+            ErrorCode::ServiceUnavailable => Self::Unavailable(body, RETRY_AFTER_SECS),
+            // Codes no handler returns are rendered by `render`, which sets
+            // the right status; as a declared variant they would be noise.
+            _ => Self::Internal(body),
+        }
+    }
+
+    pub fn validation(errors: &ValidationErrors) -> Self {
+        let fields = errors
+            .0
+            .iter()
+            .map(|e| FieldIssue {
+                field: e.field.to_owned(),
+                message: e.message.clone(),
+            })
+            .collect();
+        Self::with_details(
+            ErrorCode::Validation,
+            format!("invalid input: {errors}"),
+            Some(ErrorDetails::fields(fields)),
+        )
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorCode::Unauthenticated, "authentication required")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+/// Renders any code as a response with its own status, including those
+/// that are not `ApiError` variants (405, 412, 429).
+pub fn render(
+    code: ErrorCode,
+    message: impl Into<String>,
+    details: Option<ErrorDetails>,
+) -> Response {
+    let mut response = ApiError::with_details(code, message, details).into_response();
+    response.set_status(code.status());
+    response
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Validation(errors) => Self::validation(&errors),
+            AuthError::EmailTaken => Self::with_details(
+                ErrorCode::Conflict,
+                error.to_string(),
+                Some(ErrorDetails::fields(vec![FieldIssue {
+                    field: "email".into(),
+                    message: "is already registered".into(),
+                }])),
+            ),
+            AuthError::Conflict(message) => Self::new(ErrorCode::Conflict, message),
+            AuthError::InvalidCredentials => {
+                Self::new(ErrorCode::Unauthenticated, error.to_string())
+            }
+            AuthError::Unauthenticated => Self::unauthenticated(),
+            AuthError::Disabled => Self::new(ErrorCode::Forbidden, error.to_string()),
+            AuthError::NotFound => Self::new(ErrorCode::NotFound, "not found"),
+            AuthError::Unavailable => Self::new(ErrorCode::ServiceUnavailable, error.to_string()),
+            AuthError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// Turns an error that poem or poem-openapi raised before any handler ran
+/// into an envelope with the right code.
+pub fn from_poem_error(error: poem::Error) -> Response {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+
+    if error.is_from_response() {
+        return error.into_response();
+    }
+    let field_issue = |field: &str, message: &str| {
+        Some(ErrorDetails::fields(vec![FieldIssue {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }]))
+    };
+    if let Some(e) = error.downcast_ref::<ParseRequestPayloadError>() {
+        let details = payload_field(&e.reason).map(|field| {
+            ErrorDetails::fields(vec![FieldIssue {
+                field,
+                message: e.reason.clone(),
+            }])
+        });
+        return render(
+            ErrorCode::Validation,
+            format!("invalid request body: {}", e.reason),
+            details,
+        );
+    }
+    if let Some(e) = error.downcast_ref::<ParseParamError>() {
+        return render(
+            ErrorCode::Validation,
+            e.to_string(),
+            field_issue(e.name, &e.reason),
+        );
+    }
+    if let Some(e) = error.downcast_ref::<ParsePathError>() {
+        return render(
+            ErrorCode::Validation,
+            e.to_string(),
+            field_issue(e.name, &e.reason),
+        );
+    }
+    if let Some(e) = error.downcast_ref::<ContentTypeError>() {
+        return render(ErrorCode::UnsupportedMediaType, e.to_string(), None);
+    }
+    if error.is::<AuthorizationError>() {
+        return ApiError::unauthenticated().into_response();
+    }
+    let code = ErrorCode::from_status(error.status());
+    let message = match code {
+        ErrorCode::NotFound => "no such route".to_owned(),
+        ErrorCode::MethodNotAllowed => "method not allowed on this route".to_owned(),
+        ErrorCode::PayloadTooLarge => "request body too large".to_owned(),
+        ErrorCode::Internal => {
+            tracing::error!(error = %error, "unhandled error");
+            "internal error".to_owned()
+        }
+        _ => error.to_string(),
+    };
+    render(code, message, None)
+}
+
+/// The field a poem-openapi body error names (`field `email` …`), if any.
+fn payload_field(reason: &str) -> Option<String> {
+    let start = reason.find("field `")? + "field `".len();
+    let len = reason[start..].find('`')?;
+    Some(reason[start..start + len].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_maps_back_from_its_status() {
+        for code in [
+            ErrorCode::Validation,
+            ErrorCode::Unauthenticated,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::Conflict,
+            ErrorCode::PreconditionFailed,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::RateLimited,
+            ErrorCode::Internal,
+            ErrorCode::ServiceUnavailable,
+        ] {
+            assert_eq!(ErrorCode::from_status(code.status()), code);
+        }
+    }
+
+    #[test]
+    fn payload_errors_name_their_field() {
+        assert_eq!(
+            payload_field("failed to parse \"Register\": field `displayName` verification failed")
+                .as_deref(),
+            Some("displayName")
+        );
+        assert_eq!(payload_field("expected value at line 1 column 1"), None);
+    }
+}

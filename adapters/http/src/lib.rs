@@ -1,0 +1,123 @@
+//! The HTTP face of Roster: poem-openapi routes, DTOs, the envelope, error
+//! mapping and the middleware every request goes through.
+//!
+//! Routes stay thin: parse, call one use case, map the result. Business
+//! rules live in `application`; this crate must not decide who may see what.
+
+mod auth_api;
+mod context;
+mod envelope;
+mod error;
+mod payload;
+mod security;
+mod shell;
+mod system_api;
+
+use std::sync::Arc;
+
+use application::auth::AuthService;
+use domain::ports::{Clock, Random, Storage};
+use poem::endpoint::make_sync;
+use poem::middleware::{CatchPanic, Cors};
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+pub use auth_api::{CookiePolicy, REFRESH_COOKIE};
+pub use error::ErrorCode;
+
+use crate::auth_api::AuthApi;
+use crate::error::render;
+use crate::shell::Shell;
+use crate::system_api::SystemApi;
+
+/// Everything the HTTP layer is given by the composition root.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)] // trait objects; nothing worth printing
+pub struct HttpDeps {
+    pub auth: Arc<AuthService>,
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+}
+
+/// HTTP settings from configuration.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Where clients reach the service, e.g. `https://roster.example`.
+    pub public_url: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Origins allowed by CORS and for the refresh cookie.
+    pub cors_origins: Vec<String>,
+}
+
+impl HttpConfig {
+    fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+type Apis = (AuthApi, SystemApi);
+
+fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()> {
+    let apis = (
+        AuthApi {
+            auth: Arc::clone(&deps.auth),
+            cookies: CookiePolicy {
+                secure: config.https(),
+                allowed_origins: config.cors_origins.clone(),
+            },
+        },
+        SystemApi {
+            storage: Arc::clone(&deps.storage),
+        },
+    );
+    OpenApiService::new(apis, "Roster", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Accounts, characters, teams and progress for Dofus players. Every JSON answer is an \
+             envelope: `{success, data, meta}` or `{success: false, error: {code, message, details}, meta}`.",
+        )
+        .server(config.public_url.clone())
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi_document(deps: &HttpDeps, config: &HttpConfig) -> String {
+    api_service(deps, config).spec()
+}
+
+/// The whole HTTP application, middleware included.
+pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + 'static {
+    let service = api_service(&deps, config);
+    let spec = service.spec();
+    let docs = service.swagger_ui();
+    let routes = Route::new()
+        .nest("/", service)
+        .at(
+            "/openapi.json",
+            make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(spec.clone())
+            }),
+        )
+        .nest("/docs", docs);
+
+    let mut cors = Cors::new().allow_credentials(true);
+    for origin in &config.cors_origins {
+        cors = cors.allow_origin(origin.as_str());
+    }
+
+    routes
+        .with_if(!config.cors_origins.is_empty(), cors)
+        .with(CatchPanic::new().with_handler(|_| {
+            tracing::error!("a request handler panicked");
+            render(ErrorCode::Internal, "internal error", None)
+        }))
+        .data(Arc::clone(&deps.auth))
+        .with(Shell {
+            clock: deps.clock,
+            random: deps.random,
+            body_limit: config.body_limit,
+            https: config.https(),
+        })
+}

@@ -1,0 +1,33 @@
+//! The bearer security scheme: an access token checked on every request,
+//! including that its session is still active.
+
+use std::sync::Arc;
+
+use application::auth::{AuthService, Principal};
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+
+use crate::context::RequestContext;
+use crate::error::ApiError;
+
+/// `Authorization: Bearer <access token>` (PASETO v4.public).
+#[derive(Debug, SecurityScheme)]
+#[oai(
+    ty = "bearer",
+    bearer_format = "PASETO v4.public",
+    checker = "check_bearer"
+)]
+pub struct BearerAuth(pub Principal);
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
+    let auth = req
+        .data::<Arc<AuthService>>()
+        .ok_or_else(|| poem::Error::from(ApiError::internal()))?;
+    let principal = auth
+        .authenticate(&bearer.token)
+        .await
+        .map_err(ApiError::from)?;
+    RequestContext::record_user(principal.user_id);
+    Ok(principal)
+}

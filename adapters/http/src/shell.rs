@@ -1,0 +1,189 @@
+//! The outermost layer of every request: its id and context, the body
+//! limit, errors turned into envelopes, the security headers, and one
+//! structured log line.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use application::auth::ClientInfo;
+use domain::ports::{Clock, Random};
+use poem::http::header::{self, HeaderName, HeaderValue};
+use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem_openapi::OperationId;
+
+use crate::context::RequestContext;
+use crate::error::{ErrorCode, from_poem_error, render};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Settings of the shell that come from configuration.
+#[derive(Clone)]
+pub struct Shell {
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    pub body_limit: usize,
+    /// Whether the public URL is https (adds `Strict-Transport-Security`).
+    pub https: bool,
+}
+
+impl<E: Endpoint> Middleware<E> for Shell {
+    type Output = ShellEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ShellEndpoint {
+            inner,
+            shell: self.clone(),
+        }
+    }
+}
+
+#[allow(missing_debug_implementations)]
+pub struct ShellEndpoint<E> {
+    inner: E,
+    shell: Shell,
+}
+
+impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Response> {
+        let started = Instant::now();
+        let context = Arc::new(RequestContext {
+            request_id: self.request_id(&req),
+            client: ClientInfo {
+                ip: req
+                    .remote_addr()
+                    .as_socket_addr()
+                    .map(|addr| addr.ip().to_string()),
+                user_agent: header_str(&req, header::USER_AGENT).map(str::to_owned),
+            },
+            clock: Arc::clone(&self.shell.clock),
+            user_id: OnceLock::new(),
+        });
+        let method = req.method().clone();
+        let is_docs = req.uri().path() == "/docs" || req.uri().path().starts_with("/docs/");
+
+        let (mut response, operation) = RequestContext::scope(Arc::clone(&context), async {
+            if let Err(response) = limit_body(&mut req, self.shell.body_limit).await {
+                return (response, None);
+            }
+            match self.inner.call(req).await {
+                Ok(output) => {
+                    let response = output.into_response();
+                    let operation = response.data::<OperationId>().map(|id| id.0);
+                    (response, operation)
+                }
+                Err(error) => {
+                    let operation = error.data::<OperationId>().map(|id| id.0);
+                    (from_poem_error(error), operation)
+                }
+            }
+        })
+        .await;
+
+        self.decorate(&mut response, &context.request_id, is_docs);
+        let status = response.status().as_u16();
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let user_id = context.user_id.get().map(ToString::to_string);
+        tracing::info!(
+            http.method = %method,
+            http.route = operation.unwrap_or("unmatched"),
+            http.status = status,
+            latency_ms,
+            request.id = %context.request_id,
+            user.id = user_id.as_deref(),
+            "request"
+        );
+        Ok(response)
+    }
+}
+
+impl<E> ShellEndpoint<E> {
+    /// The caller's id when it is 1–128 visible ASCII characters, else a new one.
+    fn request_id(&self, req: &Request) -> String {
+        match header_str(req, REQUEST_ID) {
+            Some(id)
+                if (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                id.to_owned()
+            }
+            _ => {
+                domain::ids::new_v7(self.shell.clock.now(), self.shell.random.as_ref()).to_string()
+            }
+        }
+    }
+
+    fn decorate(&self, response: &mut Response, request_id: &str, is_docs: bool) {
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(request_id) {
+            headers.insert(REQUEST_ID, value);
+        }
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        );
+        // The API serves data only; the docs page needs its inline scripts
+        // and styles, so it keeps just the framing rule.
+        let csp = if is_docs {
+            "frame-ancestors 'none'"
+        } else {
+            "default-src 'none'; frame-ancestors 'none'"
+        };
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
+        if self.shell.https {
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+            );
+        }
+        // Answers carry tokens and personal data: never stored by a cache
+        // unless a route says otherwise.
+        if !headers.contains_key(header::CACHE_CONTROL) && !is_docs {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        headers.remove(header::SERVER);
+    }
+}
+
+fn header_str(req: &Request, name: HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Refuses bodies over `limit` bytes with 413: at once when `Content-Length`
+/// says so, otherwise after reading at most `limit + 1` bytes.
+async fn limit_body(req: &mut Request, limit: usize) -> std::result::Result<(), Response> {
+    let too_large = || {
+        render(
+            ErrorCode::PayloadTooLarge,
+            format!("request body is over {limit} bytes"),
+            None,
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Err(too_large()),
+        Some(_) => Ok(()),
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+            let bytes = req
+                .take_body()
+                .into_bytes_limit(limit)
+                .await
+                .map_err(|_| too_large())?;
+            req.set_body(Body::from_bytes(bytes));
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}

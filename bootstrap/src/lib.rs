@@ -1,0 +1,198 @@
+//! The composition root: the only place that knows which adapter runs.
+//! It reads the configuration, builds the adapters, hands them to the use
+//! cases and the HTTP layer, and runs the server.
+
+pub mod config;
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use adapter_argon2::Argon2Hasher;
+use adapter_http::{HttpConfig, HttpDeps};
+use adapter_memory::MemoryStorage;
+use adapter_paseto::PasetoSigner;
+use adapter_system::OsRandom;
+use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
+use domain::ports::{Clock, Random, Storage};
+use domain::session::SessionLifetimes;
+use hkdf::Hkdf;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{Endpoint, Server};
+use secrecy::{ExposeSecret, SecretBox};
+use sha2::Sha256;
+
+pub use config::{Config, ConfigError};
+
+/// How long a request may take to finish once shutdown starts.
+const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(30);
+/// How often expired grace copies of refresh tokens are erased.
+const PURGE_EVERY: StdDuration = StdDuration::from_secs(30);
+
+/// The assembled service, before it listens.
+#[allow(missing_debug_implementations)]
+pub struct App {
+    pub auth: Arc<AuthService>,
+    pub http: HttpDeps,
+    pub http_config: HttpConfig,
+    /// Whether data lives only in this process.
+    pub embedded: bool,
+    /// Whether the signing key is made up at start.
+    pub ephemeral_key: bool,
+}
+
+impl App {
+    /// Builds every adapter from `config`. `clock` is the system clock in
+    /// production and a manual one in tests.
+    pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let random: Arc<dyn Random> = Arc::new(OsRandom);
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+
+        let issuer = config.public_url.clone();
+        let audience = format!("{}/api/v1", config.public_url);
+        let signer = if config.token_keys.is_empty() {
+            PasetoSigner::ephemeral(random.as_ref(), issuer, audience)?
+        } else {
+            let keys: Vec<&str> = config
+                .token_keys
+                .iter()
+                .map(|k| k.expose_secret())
+                .collect();
+            PasetoSigner::from_paserk_secrets(&keys, issuer, audience).map_err(|e| ConfigError {
+                variable: "ROSTER_TOKEN_KEY".into(),
+                message: e.to_string(),
+            })?
+        };
+        let sealer = TokenSealer::new(&derive_key(
+            &signer.signing_key_bytes(),
+            b"roster refresh-token grace copies v1",
+        ));
+        let hasher = Argon2Hasher::new(
+            config.argon2,
+            config.argon2_concurrency,
+            adapter_argon2::DEFAULT_MAX_WAIT,
+            Arc::clone(&random),
+        )?;
+
+        let policy = AuthPolicy {
+            access_ttl: config.access_ttl,
+            lifetimes: SessionLifetimes {
+                absolute: config.refresh_ttl,
+                idle: config.refresh_idle,
+                reuse_grace: config.refresh_reuse_grace,
+            },
+            admin_emails: config.admin_emails.clone(),
+            ..AuthPolicy::default()
+        };
+        let ports = AuthPorts {
+            storage: Arc::clone(&storage),
+            hasher: Arc::new(hasher),
+            signer: Arc::new(signer),
+            clock: Arc::clone(&clock),
+            random: Arc::clone(&random),
+        };
+        let auth = Arc::new(AuthService::new(ports, sealer, policy));
+        Ok(Self {
+            http: HttpDeps {
+                auth: Arc::clone(&auth),
+                storage,
+                clock,
+                random,
+            },
+            http_config: HttpConfig {
+                public_url: config.public_url.clone(),
+                body_limit: config.body_limit,
+                cors_origins: config.cors_origins.clone(),
+            },
+            auth,
+            embedded: true,
+            ephemeral_key: config.token_keys.is_empty(),
+        })
+    }
+
+    pub fn openapi_document(&self) -> String {
+        adapter_http::openapi_document(&self.http, &self.http_config)
+    }
+
+    pub fn endpoint(&self) -> impl Endpoint + 'static {
+        adapter_http::app(self.http.clone(), &self.http_config)
+    }
+
+    /// Serves on `acceptor` until `shutdown` completes, then lets in-flight
+    /// requests finish (up to 30 s).
+    pub async fn serve<A: Acceptor + 'static>(
+        self,
+        acceptor: A,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let purge = tokio::spawn(purge_grace_copies(Arc::clone(&self.auth)));
+        let result = Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
+            .await;
+        purge.abort();
+        result
+    }
+}
+
+/// A server started on a free local port, for black-box tests.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub base_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Binds 127.0.0.1 on a port the OS picks and serves `app` there.
+    pub async fn start(app: App) -> std::io::Result<Self> {
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
+            .ok_or_else(|| std::io::Error::other("no local address"))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(app.serve(acceptor, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Starts a graceful shutdown and waits for it.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.map_err(std::io::Error::other)?
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn purge_grace_copies(auth: Arc<AuthService>) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        every.tick().await;
+        match auth.purge_expired_grace_copies().await {
+            Ok(0) => {}
+            Ok(erased) => tracing::debug!(erased, "erased expired refresh-token grace copies"),
+            Err(error) => tracing::warn!(%error, "could not erase expired grace copies"),
+        }
+    }
+}
+
+/// A 32-byte key for one purpose, derived from the signing key with
+/// HKDF-SHA256, so one configured secret serves several purposes safely.
+fn derive_key(secret: &SecretBox<[u8; 32]>, purpose: &[u8]) -> SecretBox<[u8; 32]> {
+    let mut key = Box::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's output limit, so expand cannot fail.
+    let _ = Hkdf::<Sha256>::new(None, secret.expose_secret()).expand(purpose, key.as_mut());
+    SecretBox::new(key)
+}

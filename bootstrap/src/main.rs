@@ -1,0 +1,135 @@
+//! `roster`: the Roster service and its operator commands.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use adapter_system::{OsRandom, SystemClock};
+use bootstrap::{App, Config};
+use clap::{Parser, Subcommand};
+use poem::listener::{Listener, TcpListener};
+use tracing_subscriber::EnvFilter;
+
+/// Roster: accounts, characters, teams and progress for Dofus players.
+///
+/// Configuration comes from environment variables (and a `.env` file);
+/// with none set, `roster` serves on 127.0.0.1:8080 with memory storage.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+    /// Print a new PASERK secret key for ROSTER_TOKEN_KEY.
+    Keygen,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A missing .env is normal; a malformed one is worth stopping for.
+    if let Err(error) = dotenvy::dotenv() {
+        if !error.not_found() {
+            eprintln!("roster: cannot read .env: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("roster: invalid configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "roster stopped");
+            eprintln!("roster: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)] // printing to stdout is what these commands are for
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Openapi => {
+            let app = App::build(&config, Arc::new(SystemClock))?;
+            println!("{}", app.openapi_document());
+            Ok(())
+        }
+        Command::Keygen => {
+            println!("{}", adapter_paseto::generate_paserk_secret(&OsRandom)?);
+            Ok(())
+        }
+        Command::Serve => serve(config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_env_filter(
+            EnvFilter::try_new(&config.log).map_err(|e| anyhow::anyhow!("ROSTER_LOG: {e}"))?,
+        )
+        .init();
+
+    let app = App::build(&config, Arc::new(SystemClock))?;
+    if app.embedded {
+        tracing::warn!(
+            "EMBEDDED MODE: storage is in memory; every account, session and change is LOST when the process exits. \
+             Set DATABASE_URL for durable storage."
+        );
+    }
+    if app.ephemeral_key {
+        tracing::warn!(
+            "EPHEMERAL SIGNING KEY: access tokens stop verifying when the process exits. \
+             Set ROSTER_TOKEN_KEY (see `roster keygen`) to keep them."
+        );
+    }
+    for name in Config::inert_settings() {
+        if std::env::var_os(name).is_some() {
+            tracing::warn!(
+                setting = name,
+                "this setting is accepted but has no effect in this build"
+            );
+        }
+    }
+    let acceptor = TcpListener::bind(config.bind).into_acceptor().await?;
+    tracing::info!(bind = %config.bind, public_url = %config.public_url, "roster is listening");
+    app.serve(acceptor, shutdown_signal()).await?;
+    tracing::info!("roster stopped gracefully");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
