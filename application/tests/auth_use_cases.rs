@@ -1,0 +1,839 @@
+//! Authentication use cases on the memory adapters, with a clock the tests
+//! move by hand, and mockall mocks where a port must fail.
+
+use std::sync::Arc;
+
+use adapter_argon2::{Argon2Hasher, Argon2Params};
+use adapter_memory::MemoryStorage;
+use adapter_paseto::PasetoSigner;
+use adapter_system::{ManualClock, OsRandom};
+use application::auth::{
+    AuthError, AuthPolicy, AuthPorts, AuthService, ClientInfo, IssuedSession, LogoutScope,
+    Registration, TokenSealer,
+};
+use async_trait::async_trait;
+use domain::ports::{
+    Clock, HashError, PasswordHasher, SessionRepository, Storage, Transaction, UserRepository,
+    Verification,
+};
+use domain::{Email, Password, PasswordHash, RefreshToken, RepoError, Role, UserId};
+use mockall::mock;
+use secrecy::{SecretBox, SecretString};
+use time::{Duration, OffsetDateTime};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn fast_argon2() -> Argon2Params {
+    Argon2Params {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    }
+}
+
+struct Harness {
+    auth: AuthService,
+    storage: Arc<MemoryStorage>,
+    clock: Arc<ManualClock>,
+}
+
+struct HarnessBuilder {
+    storage: Arc<MemoryStorage>,
+    clock: Arc<ManualClock>,
+    hasher: Arc<dyn PasswordHasher>,
+    policy: AuthPolicy,
+}
+
+impl HarnessBuilder {
+    fn new() -> Self {
+        Self {
+            storage: Arc::new(MemoryStorage::new()),
+            clock: Arc::new(ManualClock::starting_now()),
+            hasher: argon2(fast_argon2()),
+            policy: AuthPolicy::default(),
+        }
+    }
+
+    fn hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    fn storage(mut self, storage: Arc<MemoryStorage>) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    fn admin(mut self, email: &str) -> Self {
+        self.policy.admin_emails.insert(email.to_owned());
+        self
+    }
+
+    fn build(self) -> Harness {
+        let auth = service(
+            self.storage.clone(),
+            self.hasher,
+            self.clock.clone(),
+            self.policy,
+        );
+        Harness {
+            auth,
+            storage: self.storage,
+            clock: self.clock,
+        }
+    }
+}
+
+fn argon2(params: Argon2Params) -> Arc<dyn PasswordHasher> {
+    Arc::new(
+        Argon2Hasher::new(
+            params,
+            2,
+            std::time::Duration::from_secs(5),
+            Arc::new(OsRandom),
+        )
+        .expect("argon2"),
+    )
+}
+
+fn service(
+    storage: Arc<dyn Storage>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<ManualClock>,
+    policy: AuthPolicy,
+) -> AuthService {
+    let signer = PasetoSigner::ephemeral(
+        &OsRandom,
+        "https://roster.test",
+        "https://roster.test/api/v1",
+    )
+    .expect("signer");
+    let ports = AuthPorts {
+        storage,
+        hasher,
+        signer: Arc::new(signer),
+        clock,
+        random: Arc::new(OsRandom),
+    };
+    AuthService::new(
+        ports,
+        TokenSealer::new(&SecretBox::new(Box::new([7; 32]))),
+        policy,
+    )
+}
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("tests".into()),
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s)
+}
+
+impl Harness {
+    async fn register(&self, email: &str) -> IssuedSession {
+        self.auth
+            .register(
+                Registration {
+                    email,
+                    password: PASSWORD,
+                    display_name: "Ana",
+                },
+                &client(),
+            )
+            .await
+            .expect("registration")
+    }
+
+    async fn active_sessions(&self, user: UserId) -> usize {
+        self.storage
+            .sessions()
+            .list_active(user, self.clock.now())
+            .await
+            .expect("list")
+            .len()
+    }
+}
+
+// --- Registration and login --------------------------------------------------
+
+#[tokio::test]
+async fn registration_reports_every_broken_rule_at_once() {
+    let h = HarnessBuilder::new().build();
+
+    let err = h
+        .auth
+        .register(
+            Registration {
+                email: "not an email",
+                password: "short",
+                display_name: "  ",
+            },
+            &client(),
+        )
+        .await
+        .expect_err("invalid");
+
+    let AuthError::Validation(errors) = err else {
+        panic!("expected a validation error, got {err:?}")
+    };
+    let fields: Vec<_> = errors.0.iter().map(|e| e.field).collect();
+    assert_eq!(fields, ["email", "password", "displayName"]);
+}
+
+#[tokio::test]
+async fn registering_a_taken_email_in_another_case_is_refused() {
+    let h = HarnessBuilder::new().build();
+    h.register("ana@example.com").await;
+
+    let err = h
+        .auth
+        .register(
+            Registration {
+                email: " ANA@example.com ",
+                password: PASSWORD,
+                display_name: "Other",
+            },
+            &client(),
+        )
+        .await
+        .expect_err("taken");
+
+    assert!(matches!(err, AuthError::EmailTaken), "{err:?}");
+}
+
+#[tokio::test]
+async fn admin_emails_get_the_admin_role_at_registration() {
+    let h = HarnessBuilder::new().admin("boss@example.com").build();
+
+    let boss = h.register("Boss@Example.com").await;
+    let other = h.register("ana@example.com").await;
+
+    assert_eq!(boss.user.role, Role::Admin);
+    assert_eq!(other.user.role, Role::User);
+}
+
+#[tokio::test]
+async fn login_answers_the_same_for_unknown_email_and_wrong_password() {
+    let h = HarnessBuilder::new().build();
+    h.register("ana@example.com").await;
+
+    let unknown = h
+        .auth
+        .login("bob@example.com", secret(PASSWORD), &client())
+        .await;
+    let wrong = h
+        .auth
+        .login("ana@example.com", secret("wrong password!"), &client())
+        .await;
+    let malformed = h
+        .auth
+        .login("not-an-email", secret(PASSWORD), &client())
+        .await;
+
+    for result in [unknown, wrong, malformed] {
+        assert!(
+            matches!(result, Err(AuthError::InvalidCredentials)),
+            "{result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_account_is_told_so_only_after_a_correct_password() {
+    let h = HarnessBuilder::new().build();
+    insert_disabled_user(&h, "ana@example.com").await;
+
+    let wrong = h
+        .auth
+        .login("ana@example.com", secret("wrong password!"), &client())
+        .await;
+    let right = h
+        .auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await;
+
+    assert!(
+        matches!(wrong, Err(AuthError::InvalidCredentials)),
+        "{wrong:?}"
+    );
+    assert!(matches!(right, Err(AuthError::Disabled)), "{right:?}");
+}
+
+/// Disabling is an admin action that does not exist yet, so the disabled
+/// user is stored directly.
+async fn insert_disabled_user(h: &Harness, email: &str) {
+    let password = Password::parse(PASSWORD, "password").expect("valid");
+    let now = h.clock.now();
+    let user = domain::User {
+        id: UserId::generate(now, &OsRandom),
+        email: Email::parse(email).expect("valid"),
+        display_name: domain::DisplayName::parse("Ana").expect("valid"),
+        role: Role::User,
+        password_hash: argon2(fast_argon2()).hash(&password).await.expect("hash"),
+        disabled: true,
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+    };
+    h.storage.users().insert(&user).await.expect("insert");
+}
+
+#[tokio::test]
+async fn an_outdated_hash_is_replaced_at_the_next_successful_login() {
+    let storage = Arc::new(MemoryStorage::new());
+    let before = HarnessBuilder::new()
+        .storage(storage.clone())
+        .hasher(argon2(Argon2Params {
+            memory_kib: 512,
+            ..fast_argon2()
+        }))
+        .build();
+    let ana = before.register("ana@example.com").await;
+    assert!(ana.user.password_hash.as_str().contains("m=512,"));
+    let after = HarnessBuilder::new().storage(storage.clone()).build();
+
+    after
+        .auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await
+        .expect("login");
+
+    let stored = storage
+        .users()
+        .find_by_id(ana.user.id)
+        .await
+        .expect("find")
+        .expect("exists");
+    assert!(
+        stored.password_hash.as_str().contains("m=1024,"),
+        "{:?}",
+        stored.password_hash.as_str()
+    );
+    after
+        .auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await
+        .expect("the new hash verifies");
+}
+
+// --- Refresh: rotation, grace window, reuse, lifetimes ------------------------
+
+#[tokio::test]
+async fn refresh_rotates_into_a_new_session_and_revokes_the_old() {
+    let h = HarnessBuilder::new().build();
+    let first = h.register("ana@example.com").await;
+
+    let second = h
+        .auth
+        .refresh(&first.refresh_token, &client())
+        .await
+        .expect("refresh");
+
+    assert_ne!(second.session_id, first.session_id);
+    assert_ne!(second.refresh_token.expose(), first.refresh_token.expose());
+    assert!(matches!(
+        h.auth.authenticate(&first.access_token).await,
+        Err(AuthError::Unauthenticated)
+    ));
+    h.auth
+        .authenticate(&second.access_token)
+        .await
+        .expect("the new session authenticates");
+    assert_eq!(h.active_sessions(first.user.id).await, 1);
+}
+
+#[tokio::test]
+async fn sixteen_concurrent_refreshes_create_exactly_one_session() {
+    let h = Arc::new(HarnessBuilder::new().build());
+    let first = h.register("ana@example.com").await;
+
+    let results = futures::future::join_all((0..16).map(|_| {
+        let h = Arc::clone(&h);
+        let token = first.refresh_token.clone();
+        tokio::spawn(async move { h.auth.refresh(&token, &client()).await })
+    }))
+    .await;
+
+    let issued: Vec<IssuedSession> = results
+        .into_iter()
+        .map(|r| r.expect("task").expect("every refresh succeeds"))
+        .collect();
+    assert!(issued.iter().all(|i| i.session_id == issued[0].session_id));
+    assert!(
+        issued
+            .iter()
+            .all(|i| i.refresh_token.expose() == issued[0].refresh_token.expose())
+    );
+    assert_eq!(h.active_sessions(first.user.id).await, 1);
+}
+
+#[tokio::test]
+async fn a_retry_within_the_grace_window_gets_the_same_session_back() {
+    let h = HarnessBuilder::new().build();
+    let first = h.register("ana@example.com").await;
+    let rotated = h
+        .auth
+        .refresh(&first.refresh_token, &client())
+        .await
+        .expect("refresh");
+
+    h.clock.advance(Duration::seconds(10));
+    let retried = h
+        .auth
+        .refresh(&first.refresh_token, &client())
+        .await
+        .expect("retry");
+
+    assert_eq!(retried.session_id, rotated.session_id);
+    assert_eq!(
+        retried.refresh_token.expose(),
+        rotated.refresh_token.expose()
+    );
+    assert_eq!(h.active_sessions(first.user.id).await, 1);
+}
+
+#[tokio::test]
+async fn reuse_after_the_grace_window_revokes_the_family() {
+    let h = HarnessBuilder::new().build();
+    let first = h.register("ana@example.com").await;
+    let rotated = h
+        .auth
+        .refresh(&first.refresh_token, &client())
+        .await
+        .expect("refresh");
+
+    h.clock.advance(Duration::seconds(11));
+    let reuse = h.auth.refresh(&first.refresh_token, &client()).await;
+
+    assert!(
+        matches!(reuse, Err(AuthError::Unauthenticated)),
+        "{reuse:?}"
+    );
+    assert!(matches!(
+        h.auth.refresh(&rotated.refresh_token, &client()).await,
+        Err(AuthError::Unauthenticated)
+    ));
+    assert!(matches!(
+        h.auth.authenticate(&rotated.access_token).await,
+        Err(AuthError::Unauthenticated)
+    ));
+    assert_eq!(h.active_sessions(first.user.id).await, 0);
+}
+
+#[tokio::test]
+async fn reuse_of_an_older_token_revokes_the_family_even_within_the_window() {
+    let h = HarnessBuilder::new().build();
+    let first = h.register("ana@example.com").await;
+    let second = h
+        .auth
+        .refresh(&first.refresh_token, &client())
+        .await
+        .expect("refresh");
+    let third = h
+        .auth
+        .refresh(&second.refresh_token, &client())
+        .await
+        .expect("refresh");
+
+    let reuse = h.auth.refresh(&first.refresh_token, &client()).await;
+
+    assert!(
+        matches!(reuse, Err(AuthError::Unauthenticated)),
+        "{reuse:?}"
+    );
+    assert!(matches!(
+        h.auth.authenticate(&third.access_token).await,
+        Err(AuthError::Unauthenticated)
+    ));
+}
+
+#[tokio::test]
+async fn reuse_in_one_family_leaves_the_users_other_logins_alone() {
+    let h = HarnessBuilder::new().build();
+    let phone = h.register("ana@example.com").await;
+    let laptop = h
+        .auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await
+        .expect("login");
+    h.auth
+        .refresh(&phone.refresh_token, &client())
+        .await
+        .expect("refresh");
+
+    h.clock.advance(Duration::seconds(11));
+    let _ = h.auth.refresh(&phone.refresh_token, &client()).await;
+
+    h.auth
+        .authenticate(&laptop.access_token)
+        .await
+        .expect("the other family lives on");
+}
+
+#[tokio::test]
+async fn a_refresh_token_unused_for_the_idle_lifetime_expires() {
+    let h = HarnessBuilder::new().build();
+    let first = h.register("ana@example.com").await;
+
+    h.clock.advance(Duration::days(7) + Duration::seconds(1));
+    let result = h.auth.refresh(&first.refresh_token, &client()).await;
+
+    assert!(
+        matches!(result, Err(AuthError::Unauthenticated)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_family_ends_at_its_absolute_lifetime_whatever_its_refreshes() {
+    let h = HarnessBuilder::new().build();
+    let mut current = h.register("ana@example.com").await;
+    for _ in 0..4 {
+        h.clock.advance(Duration::days(6));
+        current = h
+            .auth
+            .refresh(&current.refresh_token, &client())
+            .await
+            .expect("within 30 days");
+    }
+    assert!(current.refresh_token_expires_at <= h.clock.now() + Duration::days(6));
+
+    h.clock.advance(Duration::days(6));
+    let result = h.auth.refresh(&current.refresh_token, &client()).await;
+
+    assert!(
+        matches!(result, Err(AuthError::Unauthenticated)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_access_token_is_refused_once_it_expires() {
+    let h = HarnessBuilder::new().build();
+    let first = h.register("ana@example.com").await;
+
+    h.clock.advance(Duration::seconds(899));
+    h.auth
+        .authenticate(&first.access_token)
+        .await
+        .expect("still valid");
+    h.clock.advance(Duration::seconds(1));
+
+    assert!(matches!(
+        h.auth.authenticate(&first.access_token).await,
+        Err(AuthError::Unauthenticated)
+    ));
+}
+
+#[tokio::test]
+async fn grace_copies_are_erased_once_the_window_is_over() {
+    let h = HarnessBuilder::new().build();
+    let first = h.register("ana@example.com").await;
+    let rotated = h
+        .auth
+        .refresh(&first.refresh_token, &client())
+        .await
+        .expect("refresh");
+
+    assert_eq!(h.auth.purge_expired_grace_copies().await.expect("purge"), 0);
+    h.clock.advance(Duration::seconds(11));
+    assert_eq!(h.auth.purge_expired_grace_copies().await.expect("purge"), 1);
+
+    let session = h
+        .storage
+        .sessions()
+        .find(rotated.session_id)
+        .await
+        .expect("find")
+        .expect("exists");
+    assert!(session.sealed_refresh_token.is_none());
+}
+
+// --- Logout, sessions, password ------------------------------------------------
+
+#[tokio::test]
+async fn logout_scopes_end_this_other_or_every_session() {
+    let h = HarnessBuilder::new().build();
+    let a = h.register("ana@example.com").await;
+    let b = h
+        .auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await
+        .expect("login");
+    let c = h
+        .auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await
+        .expect("login");
+    let principal = |issued: &IssuedSession| {
+        let auth = &h.auth;
+        let token = issued.access_token.clone();
+        async move { auth.authenticate(&token).await }
+    };
+
+    let pa = principal(&a).await.expect("a");
+    h.auth.logout(&pa, LogoutScope::Local).await.expect("local");
+    assert!(principal(&a).await.is_err());
+    assert!(principal(&b).await.is_ok());
+
+    let pb = principal(&b).await.expect("b");
+    h.auth
+        .logout(&pb, LogoutScope::Others)
+        .await
+        .expect("others");
+    assert!(principal(&b).await.is_ok());
+    assert!(principal(&c).await.is_err());
+
+    h.auth
+        .logout(&pb, LogoutScope::Global)
+        .await
+        .expect("global");
+    assert!(principal(&b).await.is_err());
+}
+
+#[tokio::test]
+async fn another_users_session_cannot_be_revoked() {
+    let h = HarnessBuilder::new().build();
+    let ana = h.register("ana@example.com").await;
+    let bob = h.register("bob@example.com").await;
+    let bob_principal = h.auth.authenticate(&bob.access_token).await.expect("bob");
+
+    let result = h.auth.revoke_session(&bob_principal, ana.session_id).await;
+
+    assert!(matches!(result, Err(AuthError::NotFound)), "{result:?}");
+    h.auth
+        .authenticate(&ana.access_token)
+        .await
+        .expect("ana's session is untouched");
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_other_session() {
+    let h = HarnessBuilder::new().build();
+    let here = h.register("ana@example.com").await;
+    let elsewhere = h
+        .auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await
+        .expect("login");
+    let principal = h.auth.authenticate(&here.access_token).await.expect("here");
+
+    h.auth
+        .change_password(&principal, secret(PASSWORD), "a brand new passphrase")
+        .await
+        .expect("change");
+
+    h.auth
+        .authenticate(&here.access_token)
+        .await
+        .expect("this session stays");
+    assert!(h.auth.authenticate(&elsewhere.access_token).await.is_err());
+    assert!(
+        h.auth
+            .login("ana@example.com", secret(PASSWORD), &client())
+            .await
+            .is_err()
+    );
+    h.auth
+        .login(
+            "ana@example.com",
+            secret("a brand new passphrase"),
+            &client(),
+        )
+        .await
+        .expect("the new password works");
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_changes_nothing() {
+    let h = HarnessBuilder::new().build();
+    let here = h.register("ana@example.com").await;
+    let principal = h.auth.authenticate(&here.access_token).await.expect("here");
+
+    let result = h
+        .auth
+        .change_password(
+            &principal,
+            secret("not my password"),
+            "a brand new passphrase",
+        )
+        .await;
+
+    let Err(AuthError::Validation(errors)) = result else {
+        panic!("expected a validation error, got {result:?}")
+    };
+    assert_eq!(errors.0[0].field, "currentPassword");
+    h.auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await
+        .expect("old password still works");
+}
+
+// --- Failing ports (mockall) ----------------------------------------------------
+
+mock! {
+    Hasher {}
+    #[async_trait]
+    impl PasswordHasher for Hasher {
+        async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError>;
+        async fn verify(&self, candidate: &SecretString, hash: &PasswordHash) -> Result<Verification, HashError>;
+        async fn verify_dummy(&self, candidate: &SecretString) -> Result<(), HashError>;
+    }
+}
+
+mock! {
+    Users {}
+    #[async_trait]
+    impl UserRepository for Users {
+        async fn insert(&self, user: &domain::User) -> Result<(), RepoError>;
+        async fn find_by_id(&self, id: UserId) -> Result<Option<domain::User>, RepoError>;
+        async fn find_by_email(&self, email: &Email) -> Result<Option<domain::User>, RepoError>;
+        async fn replace_password_hash(
+            &self,
+            id: UserId,
+            current: &PasswordHash,
+            new: &PasswordHash,
+            at: OffsetDateTime,
+        ) -> Result<bool, RepoError>;
+        async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_email_still_spends_one_verification() {
+    let mut hasher = MockHasher::new();
+    hasher.expect_verify_dummy().times(1).returning(|_| Ok(()));
+    hasher.expect_verify().never();
+    let h = HarnessBuilder::new().hasher(Arc::new(hasher)).build();
+
+    let result = h
+        .auth
+        .login("nobody@example.com", secret(PASSWORD), &client())
+        .await;
+
+    assert!(
+        matches!(result, Err(AuthError::InvalidCredentials)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_saturated_hasher_answers_unavailable_and_stores_nothing() {
+    let mut hasher = MockHasher::new();
+    hasher.expect_hash().returning(|_| Err(HashError::Busy));
+    let h = HarnessBuilder::new().hasher(Arc::new(hasher)).build();
+
+    let result = h
+        .auth
+        .register(
+            Registration {
+                email: "ana@example.com",
+                password: PASSWORD,
+                display_name: "Ana",
+            },
+            &client(),
+        )
+        .await;
+
+    assert!(matches!(result, Err(AuthError::Unavailable)), "{result:?}");
+    let email = Email::parse("ana@example.com").expect("valid");
+    assert!(
+        h.storage
+            .users()
+            .find_by_email(&email)
+            .await
+            .expect("find")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_rehash_does_not_fail_the_login() {
+    let h = HarnessBuilder::new().build();
+    h.register("ana@example.com").await;
+    let mut hasher = MockHasher::new();
+    hasher
+        .expect_verify()
+        .returning(|_, _| Ok(Verification::Match { needs_rehash: true }));
+    hasher
+        .expect_hash()
+        .returning(|_| Err(HashError::Internal("disk on fire".into())));
+    let auth = service(
+        h.storage.clone(),
+        Arc::new(hasher),
+        h.clock.clone(),
+        AuthPolicy::default(),
+    );
+
+    let result = auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await;
+
+    assert!(result.is_ok(), "{result:?}");
+}
+
+/// Memory storage whose user repository is a mock, for storage failures.
+struct StorageWithUsers {
+    users: MockUsers,
+    memory: MemoryStorage,
+}
+
+#[async_trait]
+impl Storage for StorageWithUsers {
+    fn users(&self) -> &dyn UserRepository {
+        &self.users
+    }
+    fn sessions(&self) -> &dyn SessionRepository {
+        self.memory.sessions()
+    }
+    async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
+        self.memory.begin().await
+    }
+    async fn ping(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_storage_outage_answers_unavailable() {
+    let mut users = MockUsers::new();
+    users
+        .expect_find_by_email()
+        .returning(|_| Err(RepoError::Unavailable("connection refused".into())));
+    let storage = Arc::new(StorageWithUsers {
+        users,
+        memory: MemoryStorage::new(),
+    });
+    let auth = service(
+        storage,
+        argon2(fast_argon2()),
+        Arc::new(ManualClock::starting_now()),
+        AuthPolicy::default(),
+    );
+
+    let result = auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await;
+
+    assert!(matches!(result, Err(AuthError::Unavailable)), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_forged_refresh_token_is_refused() {
+    let h = HarnessBuilder::new().build();
+    h.register("ana@example.com").await;
+
+    let result = h
+        .auth
+        .refresh(&RefreshToken::from_client("forged"), &client())
+        .await;
+
+    assert!(
+        matches!(result, Err(AuthError::Unauthenticated)),
+        "{result:?}"
+    );
+}
