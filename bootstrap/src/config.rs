@@ -203,10 +203,10 @@ impl Config {
             ("ROSTER_RATE_LIMIT_API", rate),
             ("ROSTER_WORKER", |v: &str| v == "embedded" || v == "off"),
         ] {
-            if let Some(value) = get(name) {
-                if !check(value) {
-                    return Err(error(name, format!("{value:?} is not a valid value")));
-                }
+            if let Some(value) = get(name)
+                && !check(value)
+            {
+                return Err(error(name, format!("{value:?} is not a valid value")));
             }
         }
         let config = Self {

@@ -34,11 +34,11 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // A missing .env is normal; a malformed one is worth stopping for.
-    if let Err(error) = dotenvy::dotenv() {
-        if !error.not_found() {
-            eprintln!("roster: cannot read .env: {error}");
-            return ExitCode::FAILURE;
-        }
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("roster: cannot read .env: {error}");
+        return ExitCode::FAILURE;
     }
     let config = match Config::from_env() {
         Ok(config) => config,

@@ -4,6 +4,11 @@
 //! Routes stay thin: parse, call one use case, map the result. Business
 //! rules live in `application`; this crate must not decide who may see what.
 
+// `ApiError` carries a whole error envelope, so it is large; it is built at
+// most once per request, and poem-openapi needs the plain enum to document
+// its statuses, so it is not boxed.
+#![allow(clippy::result_large_err)]
+
 mod auth_api;
 mod context;
 mod envelope;
@@ -86,7 +91,7 @@ pub fn openapi_document(deps: &HttpDeps, config: &HttpConfig) -> String {
 }
 
 /// The whole HTTP application, middleware included.
-pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + 'static {
+pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + use<> {
     let service = api_service(&deps, config);
     let spec = service.spec();
     let docs = service.swagger_ui();
@@ -102,12 +107,20 @@ pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + 'static {
         )
         .nest("/docs", docs);
 
+    wrap(routes, &deps, config)
+}
+
+/// The middleware every request goes through, around any endpoint.
+fn wrap<E: Endpoint + 'static>(
+    endpoint: E,
+    deps: &HttpDeps,
+    config: &HttpConfig,
+) -> impl Endpoint + use<E> {
     let mut cors = Cors::new().allow_credentials(true);
     for origin in &config.cors_origins {
         cors = cors.allow_origin(origin.as_str());
     }
-
-    routes
+    endpoint
         .with_if(!config.cors_origins.is_empty(), cors)
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");
@@ -115,9 +128,12 @@ pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + 'static {
         }))
         .data(Arc::clone(&deps.auth))
         .with(Shell {
-            clock: deps.clock,
-            random: deps.random,
+            clock: Arc::clone(&deps.clock),
+            random: Arc::clone(&deps.random),
             body_limit: config.body_limit,
             https: config.https(),
         })
 }
+
+#[cfg(test)]
+mod tests;

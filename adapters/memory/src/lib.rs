@@ -236,7 +236,7 @@ impl<A: Access> SessionRepository for Repos<A> {
                     .filter(|session| session.is_active(now))
                     .cloned()
                     .collect();
-                active.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+                active.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
                 active
             })
             .await)

@@ -358,10 +358,10 @@ impl AuthService {
         if session.revoke_reason != Some(RevokeReason::Rotated) {
             return Err(AuthError::Unauthenticated);
         }
-        if session.within_reuse_grace(now, &self.policy.lifetimes) {
-            if let Some(issued) = self.reissue_successor(session, now).await? {
-                return Ok(issued);
-            }
+        if session.within_reuse_grace(now, &self.policy.lifetimes)
+            && let Some(issued) = self.reissue_successor(session, now).await?
+        {
+            return Ok(issued);
         }
         let revoked = self
             .ports
