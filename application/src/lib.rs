@@ -3,4 +3,5 @@
 //! One module per feature. Authorization (who may do what, whose data is
 //! whose) is decided here, never in a route or an adapter.
 
+pub mod admin;
 pub mod auth;

@@ -699,6 +699,7 @@ mock! {
             new: &PasswordHash,
             at: OffsetDateTime,
         ) -> Result<bool, RepoError>;
+        async fn set_role(&self, id: UserId, role: Role, at: OffsetDateTime) -> Result<bool, RepoError>;
         async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! Variables read here:
 //! `ROSTER_BIND`, `ROSTER_PUBLIC_URL`, `DATABASE_URL`, `ROSTER_DATABASE_POOL`,
+//! `ROSTER_AUTO_MIGRATE`,
 //! `REDIS_URL`, `ROSTER_TOKEN_KEY`, `ROSTER_ACCESS_TTL`, `ROSTER_REFRESH_TTL`,
 //! `ROSTER_REFRESH_IDLE`, `ROSTER_REFRESH_REUSE_GRACE`, `ROSTER_ARGON2`,
 //! `ROSTER_ARGON2_CONCURRENCY`, `ROSTER_RATE_LIMIT_AUTH`, `ROSTER_RATE_LIMIT_API`,
@@ -17,13 +18,14 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use adapter_argon2::Argon2Params;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 
 const KNOWN: &[&str] = &[
     "ROSTER_BIND",
     "ROSTER_PUBLIC_URL",
     "ROSTER_DATABASE_POOL",
+    "ROSTER_AUTO_MIGRATE",
     "ROSTER_TOKEN_KEY",
     "ROSTER_ACCESS_TTL",
     "ROSTER_REFRESH_TTL",
@@ -61,6 +63,11 @@ fn error(variable: &str, message: impl Into<String>) -> ConfigError {
 pub struct Config {
     pub bind: SocketAddr,
     pub public_url: String,
+    /// PostgreSQL connection string; `None`: memory storage.
+    pub database_url: Option<SecretString>,
+    pub database_pool: usize,
+    /// Apply pending migrations when `serve` starts.
+    pub auto_migrate: bool,
     /// PASERK `k4.secret` keys; the first signs, all verify. Empty: an
     /// ephemeral key.
     pub token_keys: Vec<SecretString>,
@@ -81,6 +88,15 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("bind", &self.bind)
             .field("public_url", &self.public_url)
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_ref()
+                    .map(|url| redact_url(url.expose_secret())),
+            )
+            .field("database_pool", &self.database_pool)
+            .field("auto_migrate", &self.auto_migrate)
             .field(
                 "token_keys",
                 &format_args!("[{} redacted]", self.token_keys.len()),
@@ -124,16 +140,44 @@ impl Config {
         }
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
 
-        // Backends that this build does not have yet are refused rather than
-        // silently replaced by memory: a team that sets them expects them.
-        for backend in ["DATABASE_URL", "REDIS_URL"] {
-            if get(backend).is_some() {
+        // A backend this build does not have is refused rather than silently
+        // replaced by the in-process one: a team that sets it expects it.
+        if get("REDIS_URL").is_some() {
+            return Err(error(
+                "REDIS_URL",
+                "this build has no Redis adapter yet; unset it to use the in-process one",
+            ));
+        }
+        let database_url = match get("DATABASE_URL") {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Some(SecretString::from(url))
+            }
+            Some(_) => {
                 return Err(error(
-                    backend,
-                    "this build has no adapter for it yet; unset it to run on the embedded default",
+                    "DATABASE_URL",
+                    "must be a postgres:// or postgresql:// URL",
                 ));
             }
+            None => None,
+        };
+        let database_pool: usize = parse(
+            get("ROSTER_DATABASE_POOL"),
+            "ROSTER_DATABASE_POOL",
+            Some(16),
+        )?;
+        if database_pool == 0 {
+            return Err(error("ROSTER_DATABASE_POOL", "must be at least 1"));
         }
+        let auto_migrate = match get("ROSTER_AUTO_MIGRATE") {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(error(
+                    "ROSTER_AUTO_MIGRATE",
+                    format!("{other:?} is neither true nor false"),
+                ));
+            }
+        };
         let bind: SocketAddr = parse(
             get("ROSTER_BIND"),
             "ROSTER_BIND",
@@ -212,6 +256,9 @@ impl Config {
         let config = Self {
             bind,
             public_url,
+            database_url,
+            database_pool,
+            auto_migrate,
             token_keys,
             access_ttl: seconds("ROSTER_ACCESS_TTL", 900)?,
             refresh_ttl: seconds("ROSTER_REFRESH_TTL", 2_592_000)?,
@@ -231,7 +278,6 @@ impl Config {
     /// `serve` says so at start.
     pub fn inert_settings() -> &'static [&'static str] {
         &[
-            "ROSTER_DATABASE_POOL",
             "ROSTER_RATE_LIMIT_AUTH",
             "ROSTER_RATE_LIMIT_API",
             "ROSTER_TRUSTED_PROXIES",
@@ -248,6 +294,20 @@ fn parse<T: FromStr>(raw: Option<&str>, name: &str, default: Option<T>) -> Resul
             .map_err(|_| error(name, format!("{raw:?} is not a valid value"))),
         (None, Some(default)) => Ok(default),
         (None, None) => Err(error(name, "is required")),
+    }
+}
+
+/// A connection string with its password masked, for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -332,6 +392,35 @@ mod tests {
             ["https://a.example", "https://b.example"]
         );
         assert!(config.admin_emails.contains("boss@example.com"));
+    }
+
+    #[test]
+    fn database_settings_are_read_and_the_password_never_shown() {
+        let config = Config::from_vars(vars(&[
+            (
+                "DATABASE_URL",
+                "postgres://roster:hunter2@db.example:5432/roster",
+            ),
+            ("ROSTER_DATABASE_POOL", "4"),
+            ("ROSTER_AUTO_MIGRATE", "false"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.database_pool, 4);
+        assert!(!config.auto_migrate);
+        let debug = format!("{config:?}");
+        assert!(
+            debug.contains("postgres://roster:***@db.example:5432/roster"),
+            "{debug}"
+        );
+        assert!(!debug.contains("hunter2"));
+        for (name, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("ROSTER_AUTO_MIGRATE", "yes"),
+            ("REDIS_URL", "redis://x"),
+        ] {
+            let err = Config::from_vars(vars(&[(name, value)])).expect_err(name);
+            assert_eq!(err.variable, name);
+        }
     }
 
     #[test]

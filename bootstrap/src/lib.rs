@@ -11,6 +11,7 @@ use adapter_argon2::Argon2Hasher;
 use adapter_http::{HttpConfig, HttpDeps};
 use adapter_memory::MemoryStorage;
 use adapter_paseto::PasetoSigner;
+use adapter_postgres::PgStorage;
 use adapter_system::OsRandom;
 use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
 use domain::ports::{Clock, Random, Storage};
@@ -41,11 +42,16 @@ pub struct App {
 }
 
 impl App {
-    /// Builds every adapter from `config`. `clock` is the system clock in
-    /// production and a manual one in tests.
-    pub fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    /// Builds every adapter from `config` around `storage` (see
+    /// [`open_storage`]). `clock` is the system clock in production and a
+    /// manual one in tests.
+    pub fn build(
+        config: &Config,
+        storage: StorageChoice,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let random: Arc<dyn Random> = Arc::new(OsRandom);
-        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let StorageChoice { storage, embedded } = storage;
 
         let issuer = config.public_url.clone();
         let audience = format!("{}/api/v1", config.public_url);
@@ -104,7 +110,7 @@ impl App {
                 cors_origins: config.cors_origins.clone(),
             },
             auth,
-            embedded: true,
+            embedded,
             ephemeral_key: config.token_keys.is_empty(),
         })
     }
@@ -131,6 +137,46 @@ impl App {
         purge.abort();
         result
     }
+}
+
+/// The storage backend `config` names, and whether it is the embedded one.
+#[allow(missing_debug_implementations)]
+pub struct StorageChoice {
+    pub storage: Arc<dyn Storage>,
+    pub embedded: bool,
+}
+
+impl StorageChoice {
+    /// In-process memory: lost when the process exits.
+    pub fn memory() -> Self {
+        Self {
+            storage: Arc::new(MemoryStorage::new()),
+            embedded: true,
+        }
+    }
+}
+
+/// Opens the storage `config` names: PostgreSQL when `DATABASE_URL` is set
+/// (with its migrations applied, or checked when `ROSTER_AUTO_MIGRATE` is
+/// false), else memory.
+pub async fn open_storage(config: &Config) -> anyhow::Result<StorageChoice> {
+    let Some(url) = &config.database_url else {
+        return Ok(StorageChoice::memory());
+    };
+    let postgres = connect_postgres(config, url.expose_secret())?;
+    postgres.migrator().prepare(config.auto_migrate).await?;
+    Ok(StorageChoice {
+        storage: Arc::new(postgres),
+        embedded: false,
+    })
+}
+
+/// A pool for `url`, sized by `ROSTER_DATABASE_POOL`; no connection is made yet.
+pub fn connect_postgres(config: &Config, url: &str) -> Result<PgStorage, ConfigError> {
+    PgStorage::connect(url, config.database_pool).map_err(|e| ConfigError {
+        variable: "DATABASE_URL".into(),
+        message: e.to_string(),
+    })
 }
 
 /// A server started on a free local port, for black-box tests.

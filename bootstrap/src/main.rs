@@ -4,9 +4,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use adapter_system::{OsRandom, SystemClock};
-use bootstrap::{App, Config};
+use bootstrap::{App, Config, StorageChoice};
 use clap::{Parser, Subcommand};
 use poem::listener::{Listener, TcpListener};
+use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
 /// Roster: accounts, characters, teams and progress for Dofus players.
@@ -26,8 +27,24 @@ enum Command {
     Serve,
     /// Print the OpenAPI document to stdout.
     Openapi,
+    /// Apply pending database migrations (needs DATABASE_URL).
+    Migrate,
+    /// Operator tasks on the database.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Print a new PASERK secret key for ROSTER_TOKEN_KEY.
     Keygen,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Give the user with this e-mail the admin role.
+    Grant {
+        /// The user's e-mail address.
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -61,8 +78,41 @@ async fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Openapi => {
-            let app = App::build(&config, Arc::new(SystemClock))?;
+            // The document does not depend on the backend: never connect for it.
+            let app = App::build(&config, StorageChoice::memory(), Arc::new(SystemClock))?;
             println!("{}", app.openapi_document());
+            Ok(())
+        }
+        Command::Migrate => {
+            let url = config
+                .database_url
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("DATABASE_URL: required by `roster migrate`"))?;
+            let applied = bootstrap::connect_postgres(&config, url.expose_secret())?
+                .migrator()
+                .run()
+                .await?;
+            if applied.is_empty() {
+                println!("the database is up to date");
+            }
+            for name in applied {
+                println!("applied {name}");
+            }
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Grant { email },
+        } => {
+            if config.database_url.is_none() {
+                anyhow::bail!(
+                    "DATABASE_URL: `roster admin grant` changes the database; with memory storage there is nothing to change"
+                );
+            }
+            let storage = bootstrap::open_storage(&config).await?;
+            let email = domain::Email::parse(&email)
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
+            application::admin::grant_admin(storage.storage.as_ref(), &SystemClock, &email).await?;
+            println!("{email} is now an admin");
             Ok(())
         }
         Command::Keygen => {
@@ -83,7 +133,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         )
         .init();
 
-    let app = App::build(&config, Arc::new(SystemClock))?;
+    let storage = bootstrap::open_storage(&config).await?;
+    let app = App::build(&config, storage, Arc::new(SystemClock))?;
     if app.embedded {
         tracing::warn!(
             "EMBEDDED MODE: storage is in memory; every account, session and change is LOST when the process exits. \

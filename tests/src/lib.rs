@@ -1,1 +1,7 @@
-//! placeholder
+//! Shared support for Roster's black-box tests: starting the real server on
+//! a free port, and the storage conformance suites that every adapter must
+//! pass.
+
+pub mod app;
+pub mod conformance;
+pub mod pg;

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use async_trait::async_trait;
 use domain::ports::{SessionRepository, Storage, Transaction, UserRepository};
 use domain::{
-    Email, FamilyId, PasswordHash, RepoError, RevokeReason, Session, SessionId, TokenHash, User,
-    UserId,
+    Email, FamilyId, PasswordHash, RepoError, RevokeReason, Role, Session, SessionId, TokenHash,
+    User, UserId,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -182,6 +182,29 @@ impl<A: Access> UserRepository for Repos<A> {
                     user.updated_at = at;
                     true
                 })
+            })
+            .await)
+    }
+
+    async fn set_role(
+        &self,
+        id: UserId,
+        role: Role,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, undo| {
+                let exists = s.users.contains_key(&id);
+                s.update_user(id, undo, |user| {
+                    if user.role == role {
+                        return false;
+                    }
+                    user.role = role;
+                    user.updated_at = at;
+                    true
+                });
+                exists
             })
             .await)
     }

@@ -5,7 +5,7 @@ use crate::error::RepoError;
 use crate::ids::{FamilyId, SessionId, UserId};
 use crate::session::{RevokeReason, Session};
 use crate::token::TokenHash;
-use crate::user::{Email, PasswordHash, User};
+use crate::user::{Email, PasswordHash, Role, User};
 
 /// Every storage backend: the repositories, and transactions over them.
 ///
@@ -49,8 +49,8 @@ pub trait UserRepository: Send + Sync {
 
     /// Replaces the password hash only if it is still `current`
     /// (compare-and-set), so a rehash at login can never undo a concurrent
-    /// password change. Returns whether it replaced it; `false` also when the
-    /// user does not exist.
+    /// password change. On success `updated_at` becomes `at`. Returns whether
+    /// it replaced it; `false` also when the user does not exist.
     async fn replace_password_hash(
         &self,
         id: UserId,
@@ -59,7 +59,13 @@ pub trait UserRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<bool, RepoError>;
 
-    /// Records a successful login. No-op for an unknown id.
+    /// Gives the user `role`; on a change `updated_at` becomes `at`. Returns
+    /// whether a user has this id.
+    async fn set_role(&self, id: UserId, role: Role, at: OffsetDateTime)
+    -> Result<bool, RepoError>;
+
+    /// Records a successful login in `last_login_at` (`updated_at` is left
+    /// alone: a login is not an edit). No-op for an unknown id.
     async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
 }
 
@@ -120,7 +126,8 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<u64, RepoError>;
 
     /// Sets `last_used_at` to `at` if it is older than `at - min_interval`,
-    /// so that busy sessions are not written on every request.
+    /// so that busy sessions are not written on every request. The session's
+    /// state does not matter. No-op for an unknown id.
     async fn touch(
         &self,
         id: SessionId,

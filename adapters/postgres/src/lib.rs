@@ -1,0 +1,142 @@
+//! PostgreSQL storage: every storage port over a deadpool-postgres pool,
+//! with SQL built by sea-query and every value bound as a parameter.
+//!
+//! Errors mean something: a unique violation becomes the domain's
+//! `Duplicate` (by constraint name), a lost connection or a pool that
+//! cannot hand out a connection in time becomes `Unavailable`, and
+//! serialization failures and deadlocks of single statements are retried.
+//! A transaction is one PostgreSQL transaction on one pooled connection.
+
+mod error;
+mod exec;
+mod migrate;
+mod schema;
+mod sessions;
+mod users;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
+use domain::RepoError;
+use domain::ports::{SessionRepository, Storage, Transaction, UserRepository};
+use tokio_postgres::NoTls;
+
+pub use migrate::{MIGRATIONS, MigrationError, Migrator};
+
+use exec::{Exec, PoolExec, TxExec};
+
+/// How long a request waits for a pooled connection before the database
+/// counts as unavailable (503), rather than hanging.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid DATABASE_URL: {0}")]
+    Url(String),
+    #[error("cannot create the connection pool: {0}")]
+    Pool(String),
+}
+
+/// Repositories over one way of reaching the database.
+pub(crate) struct Repos<E>(pub(crate) E);
+
+/// The PostgreSQL backend.
+#[derive(Clone)]
+pub struct PgStorage {
+    pool: Pool,
+    repos: std::sync::Arc<Repos<PoolExec>>,
+}
+
+impl fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStorage")
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+impl PgStorage {
+    /// A pool of at most `pool_size` connections to `url`. Connections are
+    /// made lazily: a database that is down now does not stop the start.
+    pub fn connect(url: &str, pool_size: usize) -> Result<Self, ConnectError> {
+        let pg_config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| ConnectError::Url(e.to_string()))?;
+        let manager = deadpool_postgres::Manager::from_config(
+            pg_config,
+            NoTls,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .config(PoolConfig {
+                max_size: pool_size,
+                timeouts: Timeouts {
+                    wait: Some(ACQUIRE_TIMEOUT),
+                    create: Some(ACQUIRE_TIMEOUT),
+                    recycle: Some(ACQUIRE_TIMEOUT),
+                },
+                ..PoolConfig::default()
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| ConnectError::Pool(e.to_string()))?;
+        Ok(Self {
+            repos: std::sync::Arc::new(Repos(PoolExec(pool.clone()))),
+            pool,
+        })
+    }
+
+    /// The migrations of this build, against this database.
+    pub fn migrator(&self) -> Migrator {
+        Migrator::new(self.pool.clone())
+    }
+
+    /// Connections in use and the pool's size, for metrics.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let status = self.pool.status();
+        (status.size - status.available, status.max_size)
+    }
+}
+
+#[async_trait]
+impl Storage for PgStorage {
+    fn users(&self) -> &dyn UserRepository {
+        self.repos.as_ref()
+    }
+
+    fn sessions(&self) -> &dyn SessionRepository {
+        self.repos.as_ref()
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
+        let exec = TxExec::begin(&self.pool).await?;
+        Ok(Box::new(PgTransaction(Repos(exec))))
+    }
+
+    async fn ping(&self) -> Result<(), RepoError> {
+        self.repos.0.query("SELECT 1", &[]).await.map(|_| ())
+    }
+}
+
+struct PgTransaction(Repos<TxExec>);
+
+#[async_trait]
+impl Transaction for PgTransaction {
+    fn users(&self) -> &dyn UserRepository {
+        &self.0
+    }
+
+    fn sessions(&self) -> &dyn SessionRepository {
+        &self.0
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), RepoError> {
+        self.0.0.commit().await
+    }
+}

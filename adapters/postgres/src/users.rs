@@ -1,0 +1,160 @@
+//! `UserRepository` on PostgreSQL.
+
+use async_trait::async_trait;
+use domain::ports::UserRepository;
+use domain::{DisplayName, Email, PasswordHash, RepoError, Role, User, UserId};
+use sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, SelectStatement};
+use sea_query_postgres::PostgresBinder;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use crate::Repos;
+use crate::exec::Exec;
+use crate::schema::Users;
+
+const COLUMNS: [Users; 9] = [
+    Users::Id,
+    Users::Email,
+    Users::DisplayName,
+    Users::Role,
+    Users::PasswordHash,
+    Users::Disabled,
+    Users::CreatedAt,
+    Users::UpdatedAt,
+    Users::LastLoginAt,
+];
+
+fn select() -> SelectStatement {
+    Query::select()
+        .columns(COLUMNS)
+        .from(Users::Table)
+        .to_owned()
+}
+
+/// A stored row back into the domain. A row that breaks a domain rule is
+/// a corrupt database, reported as such rather than trusted.
+fn from_row(row: &Row) -> Result<User, RepoError> {
+    let corrupt = |what: &str| RepoError::unknown(format!("corrupt users row: {what}"));
+    let email: String = row.try_get("email").map_err(|_| corrupt("email"))?;
+    let display_name: String = row
+        .try_get("display_name")
+        .map_err(|_| corrupt("display_name"))?;
+    let role: String = row.try_get("role").map_err(|_| corrupt("role"))?;
+    Ok(User {
+        id: UserId::from_uuid(row.try_get("id").map_err(|_| corrupt("id"))?),
+        email: Email::parse(&email).map_err(|_| corrupt("email"))?,
+        display_name: DisplayName::parse(&display_name).map_err(|_| corrupt("display_name"))?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role"))?,
+        password_hash: PasswordHash::new(
+            row.try_get("password_hash")
+                .map_err(|_| corrupt("password_hash"))?,
+        ),
+        disabled: row.try_get("disabled").map_err(|_| corrupt("disabled"))?,
+        created_at: row
+            .try_get("created_at")
+            .map_err(|_| corrupt("created_at"))?,
+        updated_at: row
+            .try_get("updated_at")
+            .map_err(|_| corrupt("updated_at"))?,
+        last_login_at: row
+            .try_get("last_login_at")
+            .map_err(|_| corrupt("last_login_at"))?,
+    })
+}
+
+impl<E: Exec> Repos<E> {
+    async fn find_user(&self, query: SelectStatement) -> Result<Option<User>, RepoError> {
+        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
+        let rows = self.0.query(&sql, &values.as_params()).await?;
+        rows.first().map(from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl<E: Exec> UserRepository for Repos<E> {
+    async fn insert(&self, user: &User) -> Result<(), RepoError> {
+        let (sql, values) = Query::insert()
+            .into_table(Users::Table)
+            .columns(COLUMNS)
+            .values_panic([
+                user.id.as_uuid().into(),
+                user.email.as_str().into(),
+                user.display_name.as_str().into(),
+                user.role.as_str().into(),
+                user.password_hash.as_str().into(),
+                user.disabled.into(),
+                user.created_at.into(),
+                user.updated_at.into(),
+                user.last_login_at.into(),
+            ])
+            .build_postgres(PostgresQueryBuilder);
+        self.0.execute(&sql, &values.as_params()).await.map(|_| ())
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
+        self.find_user(
+            select()
+                .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
+        self.find_user(
+            select()
+                .and_where(Expr::col(Users::Email).eq(email.as_str()))
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        let (sql, values) = Query::update()
+            .table(Users::Table)
+            .value(Users::PasswordHash, new.as_str())
+            .value(Users::UpdatedAt, at)
+            .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
+            .and_where(Expr::col(Users::PasswordHash).eq(current.as_str()))
+            .build_postgres(PostgresQueryBuilder);
+        Ok(self.0.execute(&sql, &values.as_params()).await? == 1)
+    }
+
+    async fn set_role(
+        &self,
+        id: UserId,
+        role: Role,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        // `updated_at` moves only when the role really changes.
+        let (sql, values) = Query::update()
+            .table(Users::Table)
+            .value(Users::Role, role.as_str())
+            .value(
+                Users::UpdatedAt,
+                Expr::case(
+                    Expr::col(Users::Role).eq(role.as_str()),
+                    Expr::col(Users::UpdatedAt),
+                )
+                .finally(at),
+            )
+            .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
+            .build_postgres(PostgresQueryBuilder);
+        Ok(self.0.execute(&sql, &values.as_params()).await? == 1)
+    }
+
+    async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError> {
+        let (sql, values) = Query::update()
+            .table(Users::Table)
+            .value(Users::LastLoginAt, at)
+            .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
+            .build_postgres(PostgresQueryBuilder);
+        self.0.execute(&sql, &values.as_params()).await.map(|_| ())
+    }
+}

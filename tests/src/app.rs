@@ -1,0 +1,460 @@
+//! Starting the real server for black-box HTTP tests, and the small
+//! vocabulary the tests speak: requests by route, answers read through the
+//! envelope, users made by a builder.
+//!
+//! Every test gets its own server on a free port, its own storage and its
+//! own [`ManualClock`], so tests run in parallel and time moves only when a
+//! test says so. Which storage backs the server is decided in one place,
+//! [`Backend`]; the tests themselves never know.
+//!
+//! Helpers send and decode; the `expect_*` checks on [`Reply`] only say
+//! what every answer of a kind must look like (the envelope, the 401
+//! challenge), so that a test states its own rule and nothing more.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use adapter_system::ManualClock;
+use bootstrap::{App, Config, RunningServer};
+
+use crate::pg::TestDatabase;
+use domain::ports::Clock;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+
+/// The API's base path.
+pub const API: &str = "/api/v1";
+
+/// A password that meets every rule (length, not a common one).
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The `User-Agent` the test client sends, so sessions can be recognised.
+pub const USER_AGENT: &str = "roster-black-box-tests";
+
+/// The storage a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    /// A fresh schema of the machine's PostgreSQL per test.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of this test binary: PostgreSQL for test targets whose
+    /// name ends in `_postgres` (declared in `tests/Cargo.toml` over the same
+    /// source files), memory otherwise. `TEST_BACKEND=memory|postgres`
+    /// overrides it. Not a `ROSTER_*` variable on purpose: the server refuses
+    /// unknown `ROSTER_*` settings.
+    pub fn selected() -> Self {
+        match std::env::var("TEST_BACKEND").as_deref() {
+            Ok("memory") => return Self::Memory,
+            Ok("postgres") => return Self::Postgres,
+            Ok(other) if !other.is_empty() => {
+                panic!("TEST_BACKEND={other:?}: expected memory or postgres")
+            }
+            _ => {}
+        }
+        let binary = std::env::current_exe().ok();
+        let target = binary
+            .as_deref()
+            .and_then(|path| path.file_stem())
+            .and_then(|stem| stem.to_str())
+            .and_then(|stem| stem.rsplit_once('-').map(|(name, _hash)| name.to_owned()));
+        match target {
+            Some(name) if name.ends_with("_postgres") => Self::Postgres,
+            _ => Self::Memory,
+        }
+    }
+}
+
+/// Settings every test server gets unless the test overrides them.
+const DEFAULTS: &[(&str, &str)] = &[
+    // The smallest argon2 cost: hashing speed is not what these tests pin.
+    ("ROSTER_ARGON2", "1024,1,1"),
+    // Far above what any test sends, so that rate limiting (inert in this
+    // build) cannot turn a test about something else into a 429.
+    ("ROSTER_RATE_LIMIT_AUTH", "100000/60"),
+    ("ROSTER_RATE_LIMIT_API", "100000/60"),
+];
+
+/// A running server and a client to talk to it.
+#[derive(Debug)]
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// No cookie store: a test sends the cookies it means to send.
+    pub client: reqwest::Client,
+    /// The server's clock; only the test moves it.
+    pub clock: Arc<ManualClock>,
+    /// The configuration the server was built from.
+    pub config: Config,
+    server: RunningServer,
+    /// The schema a PostgreSQL-backed server uses; dropped after the server.
+    _database: Option<TestDatabase>,
+}
+
+impl TestApp {
+    /// A server with the default test settings; `None` when its backend
+    /// cannot be reached outside CI (the test then skips, loudly).
+    pub async fn spawn() -> Option<Self> {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A server with `vars` on top of the default test settings.
+    pub async fn spawn_with(vars: &[(&str, &str)]) -> Option<Self> {
+        let mut settings: Vec<(String, String)> = DEFAULTS
+            .iter()
+            .filter(|(name, _)| !vars.iter().any(|(n, _)| n == name))
+            .chain(vars)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let database = match Backend::selected() {
+            Backend::Memory => None,
+            Backend::Postgres => Some(TestDatabase::create().await?),
+        };
+        if let Some(database) = &database {
+            settings.push(("DATABASE_URL".to_owned(), database.url.clone()));
+        }
+        let config = Config::from_vars(settings).expect("the test configuration is valid");
+        let storage = bootstrap::open_storage(&config)
+            .await
+            .expect("the storage opens");
+        let clock = Arc::new(ManualClock::starting_now());
+        let server_clock: Arc<dyn Clock> = clock.clone();
+        let app = App::build(&config, storage, server_clock).expect("the app builds");
+        let server = RunningServer::start(app).await.expect("the server starts");
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        Some(Self {
+            base_url: server.base_url.clone(),
+            client,
+            clock,
+            config,
+            server,
+            _database: database,
+        })
+    }
+
+    /// Shuts the server down gracefully.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.server.stop().await
+    }
+
+    /// The `iss` this server puts in its access tokens.
+    pub fn issuer(&self) -> String {
+        self.config.public_url.clone()
+    }
+
+    /// The `aud` this server puts in its access tokens.
+    pub fn audience(&self) -> String {
+        format!("{}{API}", self.config.public_url)
+    }
+
+    /// A request to `path` (from the root, e.g. `/health/live`).
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base_url))
+    }
+
+    /// A request to `path` under `/api/v1`.
+    pub fn api(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, &format!("{API}{path}"))
+    }
+
+    /// `GET /api/v1{path}`, with a bearer token when one is given.
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
+        send(with_bearer(self.api(Method::GET, path), bearer)).await
+    }
+
+    /// `DELETE /api/v1{path}` with a bearer token.
+    pub async fn delete(&self, path: &str, bearer: &str) -> Reply {
+        send(self.api(Method::DELETE, path).bearer_auth(bearer)).await
+    }
+
+    /// `POST /api/v1{path}` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
+        send(self.api(Method::POST, path).json(body)).await
+    }
+
+    /// `POST /api/v1{path}` with a JSON body and a bearer token.
+    pub async fn post_json_as(&self, path: &str, bearer: &str, body: &Value) -> Reply {
+        send(self.api(Method::POST, path).bearer_auth(bearer).json(body)).await
+    }
+
+    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Reply {
+        self.post_json(
+            "/auth/register",
+            &json!({"email": email, "password": password, "displayName": display_name}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.post_json(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// `POST /auth/refresh` with the token in the body.
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        self.post_json("/auth/refresh", &json!({"refreshToken": refresh_token}))
+            .await
+    }
+
+    /// `GET /auth/me`.
+    pub async fn me(&self, access_token: &str) -> Reply {
+        self.get("/auth/me", Some(access_token)).await
+    }
+
+    /// `GET /auth/sessions`.
+    pub async fn sessions(&self, access_token: &str) -> Reply {
+        self.get("/auth/sessions", Some(access_token)).await
+    }
+
+    /// `POST /auth/logout` with a bearer token and a scope.
+    pub async fn logout(&self, access_token: &str, scope: &str) -> Reply {
+        self.post_json_as("/auth/logout", access_token, &json!({"scope": scope}))
+            .await
+    }
+
+    /// Registers a new user with a unique e-mail and [`PASSWORD`]. Panics
+    /// if the server refuses: tests that start from a user are not about
+    /// registration.
+    pub async fn new_user(&self) -> SignedIn {
+        let email = unique_email("user");
+        let reply = self.register(&email, PASSWORD, "Test User").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "registering a fixture user failed: {}",
+            reply.text
+        );
+        SignedIn::from_reply(&email, &reply)
+    }
+
+    /// Logs `user` in again: a second, independent session (a new family).
+    pub async fn another_session(&self, user: &SignedIn) -> SignedIn {
+        let reply = self.login(&user.email, PASSWORD).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "logging a fixture user in failed: {}",
+            reply.text
+        );
+        SignedIn::from_reply(&user.email, &reply)
+    }
+}
+
+fn with_bearer(request: RequestBuilder, bearer: Option<&str>) -> RequestBuilder {
+    match bearer {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
+
+/// Sends `request` and reads the whole answer.
+pub async fn send(request: RequestBuilder) -> Reply {
+    let response = request.send().await.expect("the server answers");
+    Reply::read(response).await
+}
+
+/// An e-mail address no other call of this process has returned.
+pub fn unique_email(tag: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{tag}-{}-{n}@example.com", std::process::id())
+}
+
+/// A whole answer: status, headers and body (decoded when it is JSON).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    /// The body as JSON; `Null` when it is empty or not JSON.
+    pub body: Value,
+}
+
+impl Reply {
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("the body is readable");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    /// The envelope's `data`.
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// The envelope's `error.code`.
+    pub fn error_code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+
+    /// The envelope's `error.message`.
+    pub fn error_message(&self) -> Option<&str> {
+        self.body["error"]["message"].as_str()
+    }
+
+    /// The fields named by `error.details.fields`.
+    pub fn error_fields(&self) -> Vec<&str> {
+        self.body["error"]["details"]["fields"]
+            .as_array()
+            .map(|fields| fields.iter().filter_map(|f| f["field"].as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The envelope's `meta.requestId`.
+    pub fn meta_request_id(&self) -> Option<&str> {
+        self.body["meta"]["requestId"].as_str()
+    }
+
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Checks the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect_status(&self, status: StatusCode) -> &Self {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text);
+        self
+    }
+
+    /// Checks that this is an error envelope with `status` and `code`.
+    #[track_caller]
+    pub fn expect_error(&self, status: StatusCode, code: &str) -> &Self {
+        self.expect_status(status);
+        assert_eq!(
+            self.body["success"], false,
+            "not an error envelope: {}",
+            self.text
+        );
+        assert_eq!(
+            self.error_code(),
+            Some(code),
+            "wrong error code: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Checks that this is the 401 every refused credential gets: the
+    /// envelope and the `WWW-Authenticate` challenge.
+    #[track_caller]
+    pub fn expect_unauthenticated(&self) -> &Self {
+        self.expect_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED");
+        assert_eq!(
+            self.header("www-authenticate"),
+            Some(r#"Bearer realm="api""#),
+            "401 without the bearer challenge"
+        );
+        self
+    }
+
+    /// Checks that this is a 400 `VALIDATION_ERROR` naming `field`.
+    #[track_caller]
+    pub fn expect_invalid_field(&self, field: &str) -> &Self {
+        self.expect_error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+        assert!(
+            self.error_fields().contains(&field),
+            "details.fields does not name {field:?}: {}",
+            self.text
+        );
+        self
+    }
+
+    /// The `Set-Cookie` header that sets the cookie `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<SetCookie> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(SetCookie::parse)
+            .find(|cookie| cookie.name == name)
+    }
+}
+
+/// One `Set-Cookie` header, split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    pub name: String,
+    pub value: String,
+    /// `(name, value)` of each attribute, names as sent; `value` is empty
+    /// for flags such as `HttpOnly`.
+    pub attributes: Vec<(String, String)>,
+}
+
+impl SetCookie {
+    pub fn parse(header: &str) -> Self {
+        let mut parts = header.split(';').map(str::trim);
+        let (name, value) = parts
+            .next()
+            .and_then(|pair| pair.split_once('='))
+            .unwrap_or_default();
+        let attributes = parts
+            .map(|attr| match attr.split_once('=') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (attr.to_owned(), String::new()),
+            })
+            .collect();
+        Self {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            attributes,
+        }
+    }
+
+    /// The value of attribute `name` (case-insensitive), `Some("")` for a
+    /// flag that is present.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A user with one live session, as the `AuthSession` answer gave it.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub email: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl SignedIn {
+    /// Reads an `AuthSession` answer. Panics when it is not one.
+    pub fn from_reply(email: &str, reply: &Reply) -> Self {
+        let text = |value: &Value| {
+            value
+                .as_str()
+                .unwrap_or_else(|| panic!("not an AuthSession answer: {}", reply.text))
+                .to_owned()
+        };
+        let data = reply.data();
+        Self {
+            email: email.to_owned(),
+            user_id: text(&data["user"]["id"]),
+            session_id: text(&data["sessionId"]),
+            access_token: text(&data["accessToken"]),
+            refresh_token: text(&data["refreshToken"]),
+        }
+    }
+}

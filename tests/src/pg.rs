@@ -1,0 +1,139 @@
+//! A fresh PostgreSQL schema per test, so tests run in parallel against the
+//! machine's database without seeing each other, dropped when the test ends.
+//!
+//! The server is found through `TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). When it cannot be reached the
+//! tests say so loudly and skip — unless `CI=true`, where they fail.
+
+use std::sync::Arc;
+
+use adapter_postgres::PgStorage;
+use adapter_system::{OsRandom, SystemClock};
+use async_trait::async_trait;
+use domain::RepoError;
+use domain::ports::{Clock, SessionRepository, Storage, Transaction, UserRepository};
+use tokio_postgres::NoTls;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// One schema, owned by one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// Connection string whose sessions use only this schema.
+    pub url: String,
+    schema: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    /// A new empty schema, or `None` (after a loud notice) when PostgreSQL
+    /// cannot be reached outside CI.
+    pub async fn create() -> Option<Self> {
+        let admin_url =
+            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        let schema = format!(
+            "test_{}",
+            domain::ids::new_v7(SystemClock.now(), &OsRandom).simple()
+        );
+        let client = match connect(&admin_url).await {
+            Ok(client) => client,
+            Err(error) => {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!("PostgreSQL at {admin_url} is unreachable and CI=true: {error}");
+                }
+                eprintln!(
+                    "\n!!! SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}).\n\
+                     !!! Start it (see the README) or set TEST_DATABASE_URL; with CI=true this fails.\n"
+                );
+                return None;
+            }
+        };
+        client
+            .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+            .await
+            .expect("create the test schema");
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options=-csearch_path%3D{schema}");
+        Some(Self {
+            url,
+            schema,
+            admin_url,
+        })
+    }
+
+    /// A storage on this schema, with every migration applied.
+    pub async fn storage(&self) -> PgStorage {
+        let storage = PgStorage::connect(&self.url, 8).expect("a pool");
+        storage.migrator().run().await.expect("migrations apply");
+        storage
+    }
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which may be shutting down:
+        // clean up on a thread of our own with a runtime of its own.
+        let (url, schema) = (self.admin_url.clone(), self.schema.clone());
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(client) = connect(&url).await {
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                        .await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// PostgreSQL storage that owns its test schema, for the conformance suite.
+#[derive(Debug)]
+pub struct PgTestStorage {
+    storage: PgStorage,
+    _database: TestDatabase,
+}
+
+impl PgTestStorage {
+    pub async fn fresh() -> Option<Arc<dyn Storage>> {
+        let database = TestDatabase::create().await?;
+        let storage = database.storage().await;
+        Some(Arc::new(Self {
+            storage,
+            _database: database,
+        }))
+    }
+}
+
+#[async_trait]
+impl Storage for PgTestStorage {
+    fn users(&self) -> &dyn UserRepository {
+        self.storage.users()
+    }
+
+    fn sessions(&self) -> &dyn SessionRepository {
+        self.storage.sessions()
+    }
+
+    async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
+        self.storage.begin().await
+    }
+
+    async fn ping(&self) -> Result<(), RepoError> {
+        self.storage.ping().await
+    }
+}
