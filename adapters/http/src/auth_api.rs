@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use application::auth::{
-    AuthService, IssuedSession, LogoutScope, Principal, Registration, SessionView,
-};
+use application::auth::{AuthService, IssuedSession, LogoutScope, Registration, SessionView};
 use domain::{RefreshToken, SessionId, User};
 use poem::Request;
 use poem::http::header;
@@ -53,22 +51,31 @@ pub struct AuthApi {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct RegisterRequest {
     /// Trimmed and lower-cased; unique.
-    #[oai(validator(max_length = 254))]
+    #[oai(deserialize_with = "crate::fields::email", validator(max_length = 254))]
     email: String,
     /// 8–128 characters, not one of the 10,000 most common passwords.
-    #[oai(validator(min_length = 8, max_length = 128))]
+    #[oai(
+        deserialize_with = "crate::fields::password",
+        validator(min_length = 8, max_length = 128)
+    )]
     password: String,
     /// 1–50 characters after trimming.
-    #[oai(validator(min_length = 1, max_length = 50))]
+    #[oai(
+        deserialize_with = "crate::fields::display_name",
+        validator(min_length = 1, max_length = 50)
+    )]
     display_name: String,
 }
 
 #[derive(Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct LoginRequest {
-    #[oai(validator(max_length = 254))]
+    #[oai(deserialize_with = "crate::fields::email", validator(max_length = 254))]
     email: String,
-    #[oai(validator(max_length = 128))]
+    #[oai(
+        deserialize_with = "crate::fields::password",
+        validator(max_length = 128)
+    )]
     password: String,
 }
 
@@ -84,6 +91,7 @@ impl std::fmt::Debug for LoginRequest {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct RefreshRequest {
     /// The refresh token; when absent, the `roster_refresh` cookie is used.
+    #[oai(deserialize_with = "crate::fields::refresh_token")]
     refresh_token: Option<String>,
 }
 
@@ -104,16 +112,23 @@ enum Scope {
 struct LogoutRequest {
     scope: Option<Scope>,
     /// Identifies the session when no bearer token is sent; else the cookie.
+    #[oai(deserialize_with = "crate::fields::refresh_token")]
     refresh_token: Option<String>,
 }
 
 #[derive(Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct ChangePasswordRequest {
-    #[oai(validator(max_length = 128))]
+    #[oai(
+        deserialize_with = "crate::fields::current_password",
+        validator(max_length = 128)
+    )]
     current_password: String,
     /// 8–128 characters, not one of the 10,000 most common passwords.
-    #[oai(validator(min_length = 8, max_length = 128))]
+    #[oai(
+        deserialize_with = "crate::fields::new_password",
+        validator(min_length = 8, max_length = 128)
+    )]
     new_password: String,
 }
 
@@ -359,10 +374,15 @@ impl AuthApi {
         method = "delete",
         operation_id = "auth.sessions.revoke"
     )]
-    async fn revoke_session(&self, auth: BearerAuth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        let principal: Principal = auth.0;
+    async fn revoke_session(
+        &self,
+        auth: BearerAuth,
+        /// The session's id (a UUID).
+        id: Path<String>,
+    ) -> ApiResult<NoContent> {
+        let id = crate::fields::path_uuid("id", &id.0)?;
         self.auth
-            .revoke_session(&principal, SessionId::from_uuid(id.0))
+            .revoke_session(&auth.0, SessionId::from_uuid(id))
             .await?;
         Ok(NoContent::Done)
     }

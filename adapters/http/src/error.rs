@@ -229,14 +229,24 @@ impl From<AuthError> for ApiError {
 /// Turns an error that poem or poem-openapi raised before any handler ran
 /// into an envelope with the right code.
 pub fn from_poem_error(error: poem::Error) -> Response {
+    if error.is_from_response() {
+        return error.into_response();
+    }
+    // The route's name, for the access log, survives the conversion.
+    let operation = error.data::<poem_openapi::OperationId>().copied();
+    let mut response = render_poem_error(error);
+    if let Some(operation) = operation {
+        response.set_data(operation);
+    }
+    response
+}
+
+fn render_poem_error(error: poem::Error) -> Response {
     use poem_openapi::error::{
         AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
         ParseRequestPayloadError,
     };
 
-    if error.is_from_response() {
-        return error.into_response();
-    }
     let field_issue = |field: &str, message: &str| {
         Some(ErrorDetails::fields(vec![FieldIssue {
             field: field.to_owned(),

@@ -13,6 +13,7 @@ mod auth_api;
 mod context;
 mod envelope;
 mod error;
+mod fields;
 mod payload;
 mod security;
 mod shell;
@@ -121,6 +122,9 @@ fn wrap<E: Endpoint + 'static>(
         cors = cors.allow_origin(origin.as_str());
     }
     endpoint
+        // Errors become envelopes here, inside CORS: poem's CORS layer would
+        // otherwise render them as plain text before the shell saw them.
+        .catch_all_error(|error| async move { error::from_poem_error(error) })
         .with_if(!config.cors_origins.is_empty(), cors)
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked");

@@ -5,7 +5,7 @@
 //! [`Storage`] and pins one promise of the port's doc comment
 //! (`domain::ports::storage`). A backend joins the suite with one test file:
 //!
-//! ```ignore
+//! ```text
 //! use std::sync::Arc;
 //! use adapter_memory::MemoryStorage;
 //!
