@@ -318,21 +318,14 @@ impl AuthService {
         now: OffsetDateTime,
         client: &ClientInfo,
     ) -> Result<Option<IssuedSession>, AuthError> {
-        let refresh_token = RefreshToken::generate(self.ports.random.as_ref());
-        let id = SessionId::generate(now, self.ports.random.as_ref());
-        let successor = Session {
-            id,
-            family_id: old.family_id,
-            refresh_token_hash: refresh_token.hash(),
-            expires_at: Session::expiry(now, old.family_expires_at, &self.policy.lifetimes),
-            family_expires_at: old.family_expires_at,
-            sealed_refresh_token: Some(self.sealer.seal(
-                &refresh_token,
-                id,
-                self.ports.random.as_ref(),
-            )),
-            ..self.blank_session(user.id, now, client)
-        };
+        let (mut successor, refresh_token) =
+            self.new_session(user.id, old.family_id, old.family_expires_at, now, client);
+        successor.sealed_refresh_token = Some(self.sealer.seal(
+            &refresh_token,
+            successor.id,
+            self.ports.random.as_ref(),
+        ));
+        let id = successor.id;
 
         let tx = self.ports.storage.begin().await?;
         if !tx
@@ -602,25 +595,6 @@ impl AuthService {
         }
     }
 
-    fn blank_session(&self, user_id: UserId, now: OffsetDateTime, client: &ClientInfo) -> Session {
-        Session {
-            id: SessionId::generate(now, self.ports.random.as_ref()),
-            user_id,
-            family_id: FamilyId::generate(now, self.ports.random.as_ref()),
-            refresh_token_hash: domain::TokenHash([0; 32]),
-            created_at: now,
-            last_used_at: now,
-            expires_at: now,
-            family_expires_at: now,
-            revoked_at: None,
-            revoke_reason: None,
-            replaced_by: None,
-            sealed_refresh_token: None,
-            user_agent: client.user_agent.clone(),
-            ip: client.ip.clone(),
-        }
-    }
-
     /// The first session of a new login.
     fn new_family(
         &self,
@@ -628,13 +602,41 @@ impl AuthService {
         now: OffsetDateTime,
         client: &ClientInfo,
     ) -> (Session, RefreshToken) {
+        let family = FamilyId::generate(now, self.ports.random.as_ref());
+        self.new_session(
+            user_id,
+            family,
+            now + self.policy.lifetimes.absolute,
+            now,
+            client,
+        )
+    }
+
+    /// A live session of `family`, with its new refresh token.
+    fn new_session(
+        &self,
+        user_id: UserId,
+        family_id: FamilyId,
+        family_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        client: &ClientInfo,
+    ) -> (Session, RefreshToken) {
         let refresh_token = RefreshToken::generate(self.ports.random.as_ref());
-        let family_expires_at = now + self.policy.lifetimes.absolute;
         let session = Session {
+            id: SessionId::generate(now, self.ports.random.as_ref()),
+            user_id,
+            family_id,
             refresh_token_hash: refresh_token.hash(),
+            created_at: now,
+            last_used_at: now,
             expires_at: Session::expiry(now, family_expires_at, &self.policy.lifetimes),
             family_expires_at,
-            ..self.blank_session(user_id, now, client)
+            revoked_at: None,
+            revoke_reason: None,
+            replaced_by: None,
+            sealed_refresh_token: None,
+            user_agent: client.user_agent.clone(),
+            ip: client.ip.clone(),
         };
         (session, refresh_token)
     }
