@@ -103,12 +103,7 @@ impl TestApp {
 
     /// A server with `vars` on top of the default test settings.
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Option<Self> {
-        let mut settings: Vec<(String, String)> = DEFAULTS
-            .iter()
-            .filter(|(name, _)| !vars.iter().any(|(n, _)| n == name))
-            .chain(vars)
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let mut settings = settings(vars);
         let database = match Backend::selected() {
             Backend::Memory => None,
             Backend::Postgres => Some(TestDatabase::create().await?),
@@ -116,6 +111,21 @@ impl TestApp {
         if let Some(database) = &database {
             settings.push(("DATABASE_URL".to_owned(), database.url.clone()));
         }
+        Some(Self::start(settings, database).await)
+    }
+
+    /// A server on the PostgreSQL database at `database_url`, with `vars` on
+    /// top of the default test settings, whatever [`Backend`] this binary
+    /// selects. The caller owns the schema (a [`TestDatabase`] that outlives
+    /// the server), so several servers can share it, one after the other or
+    /// at once.
+    pub async fn spawn_on(database_url: &str, vars: &[(&str, &str)]) -> Self {
+        let mut settings = settings(vars);
+        settings.push(("DATABASE_URL".to_owned(), database_url.to_owned()));
+        Self::start(settings, None).await
+    }
+
+    async fn start(settings: Vec<(String, String)>, database: Option<TestDatabase>) -> Self {
         let config = Config::from_vars(settings).expect("the test configuration is valid");
         let storage = bootstrap::open_storage(&config)
             .await
@@ -129,14 +139,14 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client");
-        Some(Self {
+        Self {
             base_url: server.base_url.clone(),
             client,
             clock,
             config,
             server,
             _database: database,
-        })
+        }
     }
 
     /// Shuts the server down gracefully.
@@ -249,6 +259,16 @@ impl TestApp {
         );
         SignedIn::from_reply(&user.email, &reply)
     }
+}
+
+/// [`DEFAULTS`] with `vars` on top.
+fn settings(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    DEFAULTS
+        .iter()
+        .filter(|(name, _)| !vars.iter().any(|(n, _)| n == name))
+        .chain(vars)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn with_bearer(request: RequestBuilder, bearer: Option<&str>) -> RequestBuilder {

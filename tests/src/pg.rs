@@ -61,6 +61,32 @@ impl TestDatabase {
         })
     }
 
+    /// The `host:port` of the PostgreSQL server this schema lives on, for a
+    /// test that puts something (a proxy) in front of it.
+    pub fn server_address(&self) -> String {
+        let config: tokio_postgres::Config = self.admin_url.parse().expect("a valid database URL");
+        let host = match config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            _ => panic!("the test database must be reached over TCP"),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        format!("{host}:{port}")
+    }
+
+    /// This schema's connection string, but reaching the server at
+    /// `address` (`host:port`) instead: through a proxy the test controls.
+    /// Needs a URL-form `TEST_DATABASE_URL`.
+    pub fn url_via(&self, address: &str) -> String {
+        let (scheme, rest) = self
+            .url
+            .split_once("://")
+            .expect("a URL-form database connection string");
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(authority_end);
+        let user_info = authority.rfind('@').map_or("", |at| &authority[..=at]);
+        format!("{scheme}://{user_info}{address}{path}")
+    }
+
     /// A storage on this schema, with every migration applied.
     pub async fn storage(&self) -> PgStorage {
         let storage = PgStorage::connect(&self.url, 8).expect("a pool");

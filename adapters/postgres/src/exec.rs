@@ -1,9 +1,12 @@
 //! Where statements run: on any pooled connection, or on the one
 //! connection of an open transaction.
 
+use std::time::Duration;
+
 use deadpool_postgres::{Object, Pool};
 use domain::RepoError;
 use tokio::sync::Mutex;
+use tokio::time::timeout;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -33,29 +36,91 @@ pub(crate) struct PoolExec(pub(crate) Pool);
 /// times: each is a whole transaction of its own, so that is safe.
 const ATTEMPTS: usize = 3;
 
-impl Exec for PoolExec {
-    async fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, RepoError> {
-        let client = self.0.get().await.map_err(from_pool)?;
-        let statement = client.prepare_cached(sql).await.map_err(from_pg)?;
-        let mut attempt = 1;
-        loop {
-            match client.query(&statement, params).await {
-                Err(e) if is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
-                result => return result.map_err(from_pg),
-            }
+/// How long one statement may take. A database that stops answering without
+/// closing the connection (a network partition) must turn into a prompt 503,
+/// not a request that hangs until TCP gives up.
+pub(crate) const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether a statement's rows or its row count are wanted.
+#[derive(Clone, Copy)]
+enum Want {
+    Rows,
+    Count,
+}
+
+enum Output {
+    Rows(Vec<Row>),
+    Count(u64),
+}
+
+impl Want {
+    async fn run(
+        self,
+        client: &Object,
+        statement: &tokio_postgres::Statement,
+        params: &Params<'_>,
+    ) -> Result<Output, tokio_postgres::Error> {
+        Ok(match self {
+            Want::Rows => Output::Rows(client.query(statement, params).await?),
+            Want::Count => Output::Count(client.execute(statement, params).await?),
+        })
+    }
+}
+
+impl Output {
+    fn rows(self) -> Vec<Row> {
+        match self {
+            Output::Rows(rows) => rows,
+            Output::Count(_) => Vec::new(),
         }
     }
 
-    async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, RepoError> {
+    fn count(self) -> u64 {
+        match self {
+            Output::Count(count) => count,
+            Output::Rows(rows) => rows.len() as u64,
+        }
+    }
+}
+
+fn timed_out() -> RepoError {
+    RepoError::Unavailable("the database did not answer in time".into())
+}
+
+impl PoolExec {
+    /// Runs `statement` (prepared, retried on serialization failures) on a
+    /// pooled connection, within `STATEMENT_TIMEOUT`. A connection that
+    /// timed out is in an unknown state: it is closed, not pooled again.
+    async fn run(&self, sql: &str, params: &Params<'_>, want: Want) -> Result<Output, RepoError> {
         let client = self.0.get().await.map_err(from_pool)?;
-        let statement = client.prepare_cached(sql).await.map_err(from_pg)?;
-        let mut attempt = 1;
-        loop {
-            match client.execute(&statement, params).await {
-                Err(e) if is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
-                result => return result.map_err(from_pg),
+        let outcome = timeout(STATEMENT_TIMEOUT, async {
+            let prepared = client.prepare_cached(sql).await?;
+            let mut attempt = 1;
+            loop {
+                match want.run(&client, &prepared, params).await {
+                    Err(e) if is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
+                    result => return result,
+                }
+            }
+        })
+        .await;
+        match outcome {
+            Ok(result) => result.map_err(from_pg),
+            Err(_) => {
+                drop(Object::take(client));
+                Err(timed_out())
             }
         }
+    }
+}
+
+impl Exec for PoolExec {
+    async fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, RepoError> {
+        self.run(sql, params, Want::Rows).await.map(Output::rows)
+    }
+
+    async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, RepoError> {
+        self.run(sql, params, Want::Count).await.map(Output::count)
     }
 }
 
@@ -70,7 +135,13 @@ pub(crate) struct TxExec {
 impl TxExec {
     pub(crate) async fn begin(pool: &Pool) -> Result<Self, RepoError> {
         let client = pool.get().await.map_err(from_pool)?;
-        client.batch_execute("BEGIN").await.map_err(from_pg)?;
+        match timeout(STATEMENT_TIMEOUT, client.batch_execute("BEGIN")).await {
+            Ok(result) => result.map_err(from_pg)?,
+            Err(_) => {
+                drop(Object::take(client));
+                return Err(timed_out());
+            }
+        }
         Ok(Self {
             client: Mutex::new(Some(client)),
         })

@@ -63,9 +63,16 @@ impl PgStorage {
     /// A pool of at most `pool_size` connections to `url`. Connections are
     /// made lazily: a database that is down now does not stop the start.
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, ConnectError> {
-        let pg_config: tokio_postgres::Config = url
+        let mut pg_config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| ConnectError::Url(e.to_string()))?;
+        // Notice dead connections (a server gone without a FIN) in seconds,
+        // not the kernel's default quarter of an hour.
+        pg_config
+            .connect_timeout(ACQUIRE_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .tcp_user_timeout(Duration::from_secs(10));
         let manager = deadpool_postgres::Manager::from_config(
             pg_config,
             NoTls,

@@ -1,0 +1,379 @@
+//! Running Roster on PostgreSQL, as an operator does: restarts, several
+//! instances on one database, a database that goes away and comes back,
+//! the admin command. Black-box through HTTP; every server here runs on a
+//! fresh schema the test owns, whatever backend this binary would pick.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use adapter_paseto::generate_paserk_secret;
+use adapter_system::{OsRandom, SystemClock};
+use application::admin::{AdminError, grant_admin};
+use domain::Email;
+use futures::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tests::app::{PASSWORD, Reply, SignedIn, TestApp, send};
+use tests::pg::TestDatabase;
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{Instant, sleep, timeout};
+
+/// Longer than any answer may take when the database is gone: a request
+/// that waits on it must fail fast, not hang.
+const PROMPT: Duration = Duration::from_secs(15);
+/// How long the service may take to notice the database is back.
+const RECOVERY: Duration = Duration::from_secs(10);
+
+/// A signing key for servers that must accept each other's tokens.
+fn shared_key() -> String {
+    generate_paserk_secret(&OsRandom).expect("a key")
+}
+
+fn session_ids(reply: &Reply) -> Vec<&str> {
+    reply
+        .data()
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list of sessions: {}", reply.text))
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect()
+}
+
+async fn ready(app: &TestApp) -> Reply {
+    send(app.request(Method::GET, "/health/ready")).await
+}
+
+/// `answer`, or a failure if it takes longer than [`PROMPT`].
+async fn promptly<T>(what: &str, answer: impl Future<Output = T>) -> T {
+    timeout(PROMPT, answer)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not answer within {PROMPT:?}"))
+}
+
+// --- Restarts and several instances --------------------------------------------
+
+#[tokio::test]
+async fn users_and_sessions_survive_a_restart() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let key = shared_key();
+    let first = TestApp::spawn_on(&database.url, &[("ROSTER_TOKEN_KEY", &key)]).await;
+    let user = first.new_user().await;
+    first.stop().await.expect("the first server stops");
+
+    let second = TestApp::spawn_on(&database.url, &[("ROSTER_TOKEN_KEY", &key)]).await;
+    let login = second.login(&user.email, PASSWORD).await;
+    let me = second.me(&user.access_token).await;
+    let refresh = second.refresh(&user.refresh_token).await;
+
+    login.expect_status(StatusCode::OK);
+    assert_eq!(login.data()["user"]["id"], user.user_id.as_str());
+    me.expect_status(StatusCode::OK);
+    assert_eq!(me.data()["id"], user.user_id.as_str(), "{}", me.text);
+    refresh.expect_status(StatusCode::OK);
+    assert_ne!(
+        SignedIn::from_reply(&user.email, &refresh).refresh_token,
+        user.refresh_token,
+        "the refresh rotates"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_across_two_instances_all_get_the_same_single_new_session() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let key = shared_key();
+    let vars = [("ROSTER_TOKEN_KEY", key.as_str())];
+    let servers = [
+        TestApp::spawn_on(&database.url, &vars).await,
+        TestApp::spawn_on(&database.url, &vars).await,
+    ];
+    let user = servers[0].new_user().await;
+
+    let replies = join_all((0..16).map(|i| servers[i % 2].refresh(&user.refresh_token))).await;
+
+    for reply in &replies {
+        reply.expect_status(StatusCode::OK);
+    }
+    let first = SignedIn::from_reply(&user.email, &replies[0]);
+    assert_ne!(first.session_id, user.session_id);
+    for reply in &replies {
+        let other = SignedIn::from_reply(&user.email, reply);
+        assert_eq!(other.session_id, first.session_id);
+        assert_eq!(other.refresh_token, first.refresh_token);
+    }
+    for server in &servers {
+        let sessions = server.sessions(&first.access_token).await;
+        sessions.expect_status(StatusCode::OK);
+        assert_eq!(session_ids(&sessions), [first.session_id.as_str()]);
+    }
+}
+
+#[tokio::test]
+async fn a_session_logged_out_on_one_instance_is_refused_at_once_by_another() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let key = shared_key();
+    let vars = [("ROSTER_TOKEN_KEY", key.as_str())];
+    let a = TestApp::spawn_on(&database.url, &vars).await;
+    let b = TestApp::spawn_on(&database.url, &vars).await;
+    let user = a.new_user().await;
+    b.me(&user.access_token).await.expect_status(StatusCode::OK);
+
+    a.logout(&user.access_token, "local")
+        .await
+        .expect_status(StatusCode::NO_CONTENT);
+
+    b.me(&user.access_token).await.expect_unauthenticated();
+}
+
+// --- The database going away and coming back -------------------------------------
+
+/// A TCP proxy in front of PostgreSQL that a test can cut (closing every
+/// live connection) and restore on the same port, or freeze (every
+/// connection stays open and nothing gets through, as in a network
+/// partition): the database "goes away" without touching the real server
+/// other tests use.
+#[derive(Debug)]
+struct Proxy {
+    address: SocketAddr,
+    upstream: String,
+    frozen: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let mut proxy = Self {
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            upstream,
+            frozen: watch::Sender::new(false),
+            task: None,
+        };
+        proxy.open().await;
+        proxy
+    }
+
+    /// Listens again, on the port of the first start, and forwards.
+    async fn open(&mut self) {
+        self.frozen.send_replace(false);
+        let socket = TcpSocket::new_v4().expect("a socket");
+        // The port was ours a moment ago; connections of the last run may
+        // still be in TIME_WAIT.
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(self.address).expect("the proxy port is free");
+        let listener = socket.listen(64).expect("the proxy listens");
+        self.address = listener.local_addr().expect("a local address");
+        let upstream = self.upstream.clone();
+        let frozen = self.frozen.subscribe();
+        self.task = Some(tokio::spawn(async move {
+            // Owned by this task: aborting it drops them all, which closes
+            // every connection.
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                connections.spawn(forward(inbound, upstream.clone(), frozen.clone()));
+                while connections.try_join_next().is_some() {}
+            }
+        }));
+    }
+
+    /// Stops listening and closes every live connection.
+    async fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            // Returns once the task, its listener and connections are gone.
+            let _ = task.await;
+        }
+    }
+
+    /// Keeps every connection open, old and new, and lets nothing through.
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+}
+
+/// Forwards one connection until either side closes it or the proxy
+/// freezes; frozen, it holds both ends open until the proxy is cut.
+async fn forward(mut inbound: TcpStream, upstream: String, mut frozen: watch::Receiver<bool>) {
+    if !*frozen.borrow() {
+        let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+            return;
+        };
+        tokio::select! {
+            // Checked first: once frozen, not one more byte goes through.
+            biased;
+            _ = frozen.wait_for(|frozen| *frozen) => {}
+            _ = copy_bidirectional(&mut inbound, &mut outbound) => return,
+        }
+        std::future::pending::<()>().await;
+        drop(outbound);
+    }
+    std::future::pending::<()>().await;
+    drop(inbound);
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// A server that reaches its database through a [`Proxy`] only.
+async fn behind_a_proxy(database: &TestDatabase) -> (Proxy, TestApp) {
+    let proxy = Proxy::start(database.server_address()).await;
+    let app = TestApp::spawn_on(&database.url_via(&proxy.address.to_string()), &[]).await;
+    (proxy, app)
+}
+
+fn database_check(body: &Value) -> Option<&str> {
+    body["error"]["details"]["checks"]["database"]
+        .as_str()
+        .or_else(|| body["data"]["checks"]["database"].as_str())
+}
+
+#[tokio::test]
+async fn readiness_reports_the_database_ok_while_it_answers() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let (_proxy, app) = behind_a_proxy(&database).await;
+
+    let reply = ready(&app).await;
+
+    reply.expect_status(StatusCode::OK);
+    assert_eq!(reply.data()["checks"]["database"], "ok", "{}", reply.text);
+}
+
+#[tokio::test]
+async fn when_the_database_goes_away_readiness_and_requests_answer_503_promptly() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let (mut proxy, app) = behind_a_proxy(&database).await;
+    let user = app.new_user().await;
+    ready(&app).await.expect_status(StatusCode::OK);
+
+    proxy.cut().await;
+    let readiness = promptly("/health/ready", ready(&app)).await;
+    let me = promptly("/auth/me", app.me(&user.access_token)).await;
+
+    readiness.expect_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+    assert!(
+        readiness.header("retry-after").is_some(),
+        "503 without Retry-After"
+    );
+    assert_eq!(
+        database_check(&readiness.body),
+        Some("down"),
+        "{}",
+        readiness.text
+    );
+    me.expect_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+    assert!(
+        me.header("retry-after").is_some(),
+        "503 without Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn when_the_database_stops_answering_requests_answer_503_promptly() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let (proxy, app) = behind_a_proxy(&database).await;
+    let user = app.new_user().await;
+    ready(&app).await.expect_status(StatusCode::OK);
+
+    // A partition: connections stay open, nothing answers, no error comes.
+    proxy.freeze();
+    let (readiness, me) = tokio::join!(
+        promptly("/health/ready", ready(&app)),
+        promptly("/auth/me", app.me(&user.access_token)),
+    );
+
+    readiness.expect_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+    assert_eq!(
+        database_check(&readiness.body),
+        Some("down"),
+        "{}",
+        readiness.text
+    );
+    me.expect_error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn when_the_database_comes_back_the_service_recovers_without_a_restart() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let (mut proxy, app) = behind_a_proxy(&database).await;
+    let user = app.new_user().await;
+    proxy.cut().await;
+    promptly("/health/ready", ready(&app))
+        .await
+        .expect_status(StatusCode::SERVICE_UNAVAILABLE);
+
+    proxy.open().await;
+
+    // The pool notices on its own; give it a few seconds.
+    let deadline = Instant::now() + RECOVERY;
+    let readiness = loop {
+        let reply = promptly("/health/ready", ready(&app)).await;
+        if reply.status == StatusCode::OK || Instant::now() > deadline {
+            break reply;
+        }
+        sleep(Duration::from_millis(100)).await;
+    };
+    readiness.expect_status(StatusCode::OK);
+    assert_eq!(database_check(&readiness.body), Some("ok"));
+    let me = promptly("/auth/me", app.me(&user.access_token)).await;
+    me.expect_status(StatusCode::OK);
+}
+
+// --- The admin command -----------------------------------------------------------
+
+#[tokio::test]
+async fn grant_admin_gives_the_admin_role_from_the_next_login() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let app = TestApp::spawn_on(&database.url, &[]).await;
+    let user = app.new_user().await;
+    let storage = database.storage().await;
+    let email = Email::parse(&user.email).expect("a valid e-mail");
+
+    grant_admin(&storage, &SystemClock, &email)
+        .await
+        .expect("the role is granted");
+
+    let login = app.login(&user.email, PASSWORD).await;
+    login.expect_status(StatusCode::OK);
+    assert_eq!(login.data()["user"]["role"], "admin", "{}", login.text);
+}
+
+#[tokio::test]
+async fn grant_admin_to_an_unknown_email_is_refused() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let storage = database.storage().await;
+    let email = Email::parse("nobody@example.com").expect("a valid e-mail");
+
+    let result = grant_admin(&storage, &SystemClock, &email).await;
+
+    assert!(
+        matches!(result, Err(AdminError::NoSuchUser(_))),
+        "{result:?}"
+    );
+}
