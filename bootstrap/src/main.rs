@@ -51,7 +51,10 @@ enum AdminCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // A missing .env is normal; a malformed one is worth stopping for.
-    if let Err(error) = dotenvy::dotenv()
+    // Only the working directory's `.env`: `dotenvy::dotenv` would also
+    // search every parent directory, and a stray file there must not
+    // configure the service.
+    if let Err(error) = dotenvy::from_path(".env")
         && !error.not_found()
     {
         eprintln!("roster: cannot read .env: {error}");
@@ -155,32 +158,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     }
+    let shutdown = shutdown_signal()?;
     let acceptor = TcpListener::bind(config.bind).into_acceptor().await?;
     tracing::info!(bind = %config.bind, public_url = %config.public_url, "roster is listening");
-    app.serve(acceptor, shutdown_signal()).await?;
+    app.serve(acceptor, shutdown).await?;
     tracing::info!("roster stopped gracefully");
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Completes on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, before the server listens, so a signal that arrives early still
+/// stops it gracefully instead of killing the process.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = terminate.recv() => {},
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+            tracing::info!("shutdown requested; finishing in-flight requests");
+        })
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutdown requested; finishing in-flight requests");
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+    })
 }
