@@ -4,4 +4,10 @@
 //! whose) is decided here, never in a route or an adapter.
 
 pub mod admin;
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
+pub mod catalog;
+mod context;
+
+pub use context::ClientInfo;

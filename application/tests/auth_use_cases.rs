@@ -126,6 +126,7 @@ fn client() -> ClientInfo {
     ClientInfo {
         ip: Some("127.0.0.1".into()),
         user_agent: Some("tests".into()),
+        request_id: Some("req-1".into()),
     }
 }
 
@@ -576,20 +577,23 @@ async fn logout_scopes_end_this_other_or_every_session() {
     };
 
     let pa = principal(&a).await.expect("a");
-    h.auth.logout(&pa, LogoutScope::Local).await.expect("local");
+    h.auth
+        .logout(&pa, LogoutScope::Local, &client())
+        .await
+        .expect("local");
     assert!(principal(&a).await.is_err());
     assert!(principal(&b).await.is_ok());
 
     let pb = principal(&b).await.expect("b");
     h.auth
-        .logout(&pb, LogoutScope::Others)
+        .logout(&pb, LogoutScope::Others, &client())
         .await
         .expect("others");
     assert!(principal(&b).await.is_ok());
     assert!(principal(&c).await.is_err());
 
     h.auth
-        .logout(&pb, LogoutScope::Global)
+        .logout(&pb, LogoutScope::Global, &client())
         .await
         .expect("global");
     assert!(principal(&b).await.is_err());
@@ -602,7 +606,10 @@ async fn another_users_session_cannot_be_revoked() {
     let bob = h.register("bob@example.com").await;
     let bob_principal = h.auth.authenticate(&bob.access_token).await.expect("bob");
 
-    let result = h.auth.revoke_session(&bob_principal, ana.session_id).await;
+    let result = h
+        .auth
+        .revoke_session(&bob_principal, ana.session_id, &client())
+        .await;
 
     assert!(matches!(result, Err(AuthError::NotFound)), "{result:?}");
     h.auth
@@ -623,7 +630,12 @@ async fn a_password_change_ends_every_other_session() {
     let principal = h.auth.authenticate(&here.access_token).await.expect("here");
 
     h.auth
-        .change_password(&principal, secret(PASSWORD), "a brand new passphrase")
+        .change_password(
+            &principal,
+            secret(PASSWORD),
+            "a brand new passphrase",
+            &client(),
+        )
         .await
         .expect("change");
 
@@ -660,6 +672,7 @@ async fn a_wrong_current_password_changes_nothing() {
             &principal,
             secret("not my password"),
             "a brand new passphrase",
+            &client(),
         )
         .await;
 
@@ -791,6 +804,15 @@ impl Storage for StorageWithUsers {
     fn sessions(&self) -> &dyn SessionRepository {
         self.memory.sessions()
     }
+    fn audit(&self) -> &dyn domain::ports::AuditRepository {
+        self.memory.audit()
+    }
+    fn api_keys(&self) -> &dyn domain::ports::ApiKeyRepository {
+        self.memory.api_keys()
+    }
+    fn catalog(&self) -> &dyn domain::ports::CatalogRepository {
+        self.memory.catalog()
+    }
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         self.memory.begin().await
     }
@@ -837,4 +859,85 @@ async fn a_forged_refresh_token_is_refused() {
         matches!(result, Err(AuthError::Unauthenticated)),
         "{result:?}"
     );
+}
+
+// --- Audit trail ------------------------------------------------------------------
+
+async fn trail(h: &Harness, user: UserId) -> Vec<domain::AuditEntry> {
+    let filter = domain::AuditFilter {
+        actor_id: Some(user),
+        ..Default::default()
+    };
+    h.storage
+        .audit()
+        .list(&filter, None, 100)
+        .await
+        .expect("list")
+}
+
+#[tokio::test]
+async fn every_auth_event_is_recorded_with_its_client_and_no_secret() {
+    let h = HarnessBuilder::new().build();
+    let here = h.register("ana@example.com").await;
+    let there = h
+        .auth
+        .login("ana@example.com", secret(PASSWORD), &client())
+        .await
+        .expect("login");
+    let principal = h.auth.authenticate(&here.access_token).await.expect("here");
+    h.auth
+        .revoke_session(&principal, there.session_id, &client())
+        .await
+        .expect("revoke");
+    h.auth
+        .change_password(
+            &principal,
+            secret(PASSWORD),
+            "a brand new passphrase",
+            &client(),
+        )
+        .await
+        .expect("change");
+    h.auth
+        .logout(&principal, LogoutScope::Local, &client())
+        .await
+        .expect("logout");
+
+    let entries = trail(&h, here.user.id).await;
+
+    let actions: Vec<&str> = entries.iter().rev().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "auth.register",
+            "auth.login",
+            "auth.session_revoked",
+            "auth.password_changed",
+            "auth.logout"
+        ]
+    );
+    for entry in &entries {
+        assert_eq!(entry.ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(entry.request_id.as_deref(), Some("req-1"));
+        assert!(entry.changes.is_empty(), "{entry:?}");
+    }
+    let debug = format!("{entries:?}");
+    assert!(!debug.contains("argon2") && !debug.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn reuse_detection_is_recorded_in_the_trail() {
+    let h = HarnessBuilder::new().build();
+    let first = h.register("ana@example.com").await;
+    h.auth
+        .refresh(&first.refresh_token, &client())
+        .await
+        .expect("refresh");
+    h.clock.advance(Duration::seconds(11));
+
+    let _ = h.auth.refresh(&first.refresh_token, &client()).await;
+
+    let entries = trail(&h, first.user.id).await;
+    assert_eq!(entries[0].action, "auth.refresh_reuse_detected");
+    assert_eq!(entries[0].resource_id, first.session_id.to_string());
 }

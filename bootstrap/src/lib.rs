@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use adapter_argon2::Argon2Hasher;
+use adapter_catalog::BundledCatalog;
 use adapter_http::{HttpConfig, HttpDeps};
 use adapter_memory::MemoryStorage;
 use adapter_paseto::PasetoSigner;
 use adapter_postgres::PgStorage;
 use adapter_system::OsRandom;
+use application::api_keys::ApiKeyService;
 use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
 use domain::ports::{Clock, Random, Storage};
 use domain::session::SessionLifetimes;
@@ -97,9 +99,15 @@ impl App {
             random: Arc::clone(&random),
         };
         let auth = Arc::new(AuthService::new(ports, sealer, policy));
+        let api_keys = Arc::new(ApiKeyService::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+        ));
         Ok(Self {
             http: HttpDeps {
                 auth: Arc::clone(&auth),
+                api_keys,
                 storage,
                 clock,
                 random,
@@ -158,17 +166,22 @@ impl StorageChoice {
 
 /// Opens the storage `config` names: PostgreSQL when `DATABASE_URL` is set
 /// (with its migrations applied, or checked when `ROSTER_AUTO_MIGRATE` is
-/// false), else memory.
+/// false), else memory; and loads the bundled catalog into it if it has none.
 pub async fn open_storage(config: &Config) -> anyhow::Result<StorageChoice> {
-    let Some(url) = &config.database_url else {
-        return Ok(StorageChoice::memory());
+    let choice = match &config.database_url {
+        None => StorageChoice::memory(),
+        Some(url) => {
+            let postgres = connect_postgres(config, url.expose_secret())?;
+            postgres.migrator().prepare(config.auto_migrate).await?;
+            StorageChoice {
+                storage: Arc::new(postgres),
+                embedded: false,
+            }
+        }
     };
-    let postgres = connect_postgres(config, url.expose_secret())?;
-    postgres.migrator().prepare(config.auto_migrate).await?;
-    Ok(StorageChoice {
-        storage: Arc::new(postgres),
-        embedded: false,
-    })
+    // A new store starts with the catalog that ships with the server.
+    application::catalog::load_if_empty(choice.storage.as_ref(), &BundledCatalog).await?;
+    Ok(choice)
 }
 
 /// A pool for `url`, sized by `ROSTER_DATABASE_POOL`; no connection is made yet.

@@ -5,6 +5,9 @@
 //! Anything that needs I/O is a trait in [`ports`], implemented by an
 //! adapter crate.
 
+pub mod api_key;
+pub mod audit;
+pub mod catalog;
 pub mod error;
 pub mod ids;
 pub mod ports;
@@ -12,8 +15,13 @@ pub mod session;
 pub mod token;
 pub mod user;
 
+pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret};
+pub use audit::{AuditEntry, AuditFilter, AuditValue, Change};
+pub use catalog::{
+    CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, ServerId,
+};
 pub use error::{FieldError, RepoError, ValidationErrors};
-pub use ids::{FamilyId, SessionId, UserId};
+pub use ids::{ApiKeyId, AuditId, FamilyId, SessionId, UserId};
 pub use session::{RevokeReason, Session, SessionLifetimes};
 pub use token::{AccessClaims, RefreshToken, TokenHash};
 pub use user::{DisplayName, Email, Password, PasswordHash, Role, User};

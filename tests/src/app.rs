@@ -248,6 +248,66 @@ impl TestApp {
         SignedIn::from_reply(&email, &reply)
     }
 
+    /// Creates an API key named `name` for the holder of `access_token`.
+    /// Panics if the server refuses: tests that start from a key are not
+    /// about creating one.
+    pub async fn new_api_key(&self, access_token: &str, name: &str) -> NewApiKey {
+        let reply = self
+            .post_json_as("/api-keys", access_token, &json!({"name": name}))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "creating a fixture API key failed: {}",
+            reply.text
+        );
+        let text = |field: &str| {
+            reply.data()[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("not a created key: {}", reply.text))
+                .to_owned()
+        };
+        NewApiKey {
+            id: text("id"),
+            key: text("key"),
+        }
+    }
+
+    /// Every page of the cursor-paged list at `GET /api/v1{path}` (which may
+    /// hold a query), following `nextCursor` from the first page until it is
+    /// `null`. Panics on an answer other than 200, or on a cursor that never
+    /// ends.
+    pub async fn all_pages(&self, path: &str, bearer: Option<&str>) -> Vec<Reply> {
+        self.pages_from(path, None, bearer).await
+    }
+
+    /// Like [`TestApp::all_pages`], starting at `cursor` (as a page gave
+    /// it) instead of the first page.
+    pub async fn pages_from(
+        &self,
+        path: &str,
+        cursor: Option<&str>,
+        bearer: Option<&str>,
+    ) -> Vec<Reply> {
+        const MAX_PAGES: usize = 1_000;
+        let mut pages: Vec<Reply> = Vec::new();
+        let mut cursor: Option<String> = cursor.map(str::to_owned);
+        loop {
+            let mut request = with_bearer(self.api(Method::GET, path), bearer);
+            if let Some(cursor) = &cursor {
+                request = request.query(&[("cursor", cursor)]);
+            }
+            let page = send(request).await;
+            page.expect_status(StatusCode::OK);
+            cursor = page.next_cursor().map(str::to_owned);
+            pages.push(page);
+            if cursor.is_none() {
+                return pages;
+            }
+            assert!(pages.len() < MAX_PAGES, "{path}: the cursor never ends");
+        }
+    }
+
     /// Logs `user` in again: a second, independent session (a new family).
     pub async fn another_session(&self, user: &SignedIn) -> SignedIn {
         let reply = self.login(&user.email, PASSWORD).await;
@@ -336,6 +396,19 @@ impl Reply {
             .as_array()
             .map(|fields| fields.iter().filter_map(|f| f["field"].as_str()).collect())
             .unwrap_or_default()
+    }
+
+    /// The items of a list answer (`data` as an array). Panics when `data`
+    /// is not an array.
+    pub fn items(&self) -> &Vec<Value> {
+        self.data()
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list answer: {}", self.text))
+    }
+
+    /// A cursor-paged answer's `pagination.nextCursor`; `None` when `null`.
+    pub fn next_cursor(&self) -> Option<&str> {
+        self.body["pagination"]["nextCursor"].as_str()
     }
 
     /// The envelope's `meta.requestId`.
@@ -477,4 +550,12 @@ impl SignedIn {
             refresh_token: text(&data["refreshToken"]),
         }
     }
+}
+
+/// An API key as `POST /api-keys` gave it.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub id: String,
+    /// The secret, `rk_…`.
+    pub key: String,
 }

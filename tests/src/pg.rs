@@ -11,7 +11,10 @@ use adapter_postgres::PgStorage;
 use adapter_system::{OsRandom, SystemClock};
 use async_trait::async_trait;
 use domain::RepoError;
-use domain::ports::{Clock, SessionRepository, Storage, Transaction, UserRepository};
+use domain::ports::{
+    ApiKeyRepository, AuditRepository, CatalogRepository, Clock, SessionRepository, Storage,
+    Transaction, UserRepository,
+};
 use tokio_postgres::NoTls;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -153,6 +156,18 @@ impl Storage for PgTestStorage {
 
     fn sessions(&self) -> &dyn SessionRepository {
         self.storage.sessions()
+    }
+
+    fn audit(&self) -> &dyn AuditRepository {
+        self.storage.audit()
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        self.storage.api_keys()
+    }
+
+    fn catalog(&self) -> &dyn CatalogRepository {
+        self.storage.catalog()
     }
 
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {

@@ -340,7 +340,9 @@ impl AuthApi {
             Scope::Others => LogoutScope::Others,
             Scope::Global => LogoutScope::Global,
         };
-        self.auth.logout(&principal, scope).await?;
+        self.auth
+            .logout(&principal, scope, &RequestContext::client())
+            .await?;
         let clear =
             matches!(scope, LogoutScope::Local | LogoutScope::Global).then(|| self.clear_cookie());
         Ok(LoggedOut::NoContent(clear))
@@ -382,7 +384,7 @@ impl AuthApi {
     ) -> ApiResult<NoContent> {
         let id = crate::fields::path_uuid("id", &id.0)?;
         self.auth
-            .revoke_session(&auth.0, SessionId::from_uuid(id))
+            .revoke_session(&auth.0, SessionId::from_uuid(id), &RequestContext::client())
             .await?;
         Ok(NoContent::Done)
     }
@@ -401,7 +403,12 @@ impl AuthApi {
             new_password,
         } = body.0;
         self.auth
-            .change_password(&auth.0, SecretString::from(current_password), &new_password)
+            .change_password(
+                &auth.0,
+                SecretString::from(current_password),
+                &new_password,
+                &RequestContext::client(),
+            )
             .await?;
         Ok(NoContent::Done)
     }

@@ -104,3 +104,37 @@ pub struct ErrorEnvelope {
     pub error: ErrorInfo,
     pub meta: Meta,
 }
+
+/// The position of a cursor-paged list.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CursorPagination {
+    pub per_page: u32,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A successful cursor-paged list.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CursorEnvelope<T: ParseFromJSON + ToJSON> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: Vec<T>,
+    pub pagination: CursorPagination,
+    pub meta: Meta,
+}
+
+impl<T: ParseFromJSON + ToJSON> CursorEnvelope<T> {
+    pub fn new(data: Vec<T>, per_page: u32, next_cursor: Option<String>) -> Self {
+        Self {
+            success: true,
+            data,
+            pagination: CursorPagination {
+                per_page,
+                next_cursor,
+            },
+            meta: Meta::current(),
+        }
+    }
+}

@@ -215,11 +215,66 @@ impl From<AuthError> for ApiError {
                 Self::new(ErrorCode::Unauthenticated, error.to_string())
             }
             AuthError::Unauthenticated => Self::unauthenticated(),
-            AuthError::Disabled => Self::new(ErrorCode::Forbidden, error.to_string()),
+            AuthError::Disabled | AuthError::KeyNotAllowed => {
+                Self::new(ErrorCode::Forbidden, error.to_string())
+            }
             AuthError::NotFound => Self::new(ErrorCode::NotFound, "not found"),
             AuthError::Unavailable => Self::new(ErrorCode::ServiceUnavailable, error.to_string()),
             AuthError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<domain::RepoError> for ApiError {
+    fn from(error: domain::RepoError) -> Self {
+        match error {
+            domain::RepoError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "storage unavailable");
+                Self::new(
+                    ErrorCode::ServiceUnavailable,
+                    "service temporarily unavailable",
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "storage error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<application::audit::AuditError> for ApiError {
+    fn from(error: application::audit::AuditError) -> Self {
+        use application::audit::AuditError;
+        match error {
+            AuditError::Validation(errors) => Self::validation(&errors),
+            AuditError::Storage(error) => error.into(),
+        }
+    }
+}
+
+impl From<application::api_keys::ApiKeyError> for ApiError {
+    fn from(error: application::api_keys::ApiKeyError) -> Self {
+        use application::api_keys::ApiKeyError;
+        match error {
+            ApiKeyError::Validation(errors) => Self::validation(&errors),
+            ApiKeyError::NotFound => Self::new(ErrorCode::NotFound, "not found"),
+            ApiKeyError::Storage(error) => error.into(),
+        }
+    }
+}
+
+impl From<application::catalog::CatalogError> for ApiError {
+    fn from(error: application::catalog::CatalogError) -> Self {
+        use application::catalog::CatalogError;
+        match error {
+            CatalogError::Validation(errors) => Self::validation(&errors),
+            CatalogError::Storage(error) => error.into(),
+            CatalogError::Source(error) => {
+                tracing::error!(%error, "catalog source");
                 Self::internal()
             }
         }

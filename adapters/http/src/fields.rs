@@ -72,6 +72,23 @@ string_fields! {
     current_password => "currentPassword", exact;
     new_password => "newPassword", exact;
     refresh_token => "refreshToken", optional;
+    key_name => "name", trimmed;
+}
+
+/// An optional RFC 3339 timestamp field, with an error that names it.
+pub fn expires_at(value: Option<Value>) -> ParseResult<Option<time::OffsetDateTime>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+                .map(Some)
+                .map_err(|_| ParseError::custom("field `expiresAt` must be an RFC 3339 timestamp"))
+        }
+        Some(other) => Err(ParseError::custom(format!(
+            "field `expiresAt` must be an RFC 3339 timestamp, not {}",
+            kind(&other)
+        ))),
+    }
 }
 
 /// A UUID path parameter, with an error that names it as the document does

@@ -9,7 +9,10 @@
 // its statuses, so it is not boxed.
 #![allow(clippy::result_large_err)]
 
+mod api_keys_api;
+mod audit_api;
 mod auth_api;
+mod catalog_api;
 mod context;
 mod envelope;
 mod error;
@@ -21,6 +24,7 @@ mod system_api;
 
 use std::sync::Arc;
 
+use application::api_keys::ApiKeyService;
 use application::auth::AuthService;
 use domain::ports::{Clock, Random, Storage};
 use poem::endpoint::make_sync;
@@ -31,7 +35,10 @@ use poem_openapi::OpenApiService;
 pub use auth_api::{CookiePolicy, REFRESH_COOKIE};
 pub use error::ErrorCode;
 
+use crate::api_keys_api::ApiKeysApi;
+use crate::audit_api::AuditApi;
 use crate::auth_api::AuthApi;
+use crate::catalog_api::CatalogApi;
 use crate::error::render;
 use crate::shell::Shell;
 use crate::system_api::SystemApi;
@@ -41,6 +48,7 @@ use crate::system_api::SystemApi;
 #[allow(missing_debug_implementations)] // trait objects; nothing worth printing
 pub struct HttpDeps {
     pub auth: Arc<AuthService>,
+    pub api_keys: Arc<ApiKeyService>,
     pub storage: Arc<dyn Storage>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
@@ -63,7 +71,7 @@ impl HttpConfig {
     }
 }
 
-type Apis = (AuthApi, SystemApi);
+type Apis = (AuthApi, ApiKeysApi, AuditApi, CatalogApi, SystemApi);
 
 fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()> {
     let apis = (
@@ -73,6 +81,15 @@ fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()>
                 secure: config.https(),
                 allowed_origins: config.cors_origins.clone(),
             },
+        },
+        ApiKeysApi {
+            keys: Arc::clone(&deps.api_keys),
+        },
+        AuditApi {
+            storage: Arc::clone(&deps.storage),
+        },
+        CatalogApi {
+            storage: Arc::clone(&deps.storage),
         },
         SystemApi {
             storage: Arc::clone(&deps.storage),

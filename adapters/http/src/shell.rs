@@ -48,9 +48,11 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Response> {
         let started = Instant::now();
+        let request_id = self.request_id(&req);
         let context = Arc::new(RequestContext {
-            request_id: self.request_id(&req),
+            request_id: request_id.clone(),
             client: ClientInfo {
+                request_id: Some(request_id),
                 ip: req
                     .remote_addr()
                     .as_socket_addr()

@@ -43,6 +43,11 @@ fn deps() -> HttpDeps {
     let sealer = TokenSealer::new(&SecretBox::new(Box::new([1; 32])));
     HttpDeps {
         auth: Arc::new(AuthService::new(ports, sealer, AuthPolicy::default())),
+        api_keys: Arc::new(application::api_keys::ApiKeyService::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+        )),
         storage,
         clock,
         random,

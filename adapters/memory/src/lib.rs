@@ -6,13 +6,19 @@
 //! half-applied unit — and keeps an undo log that restores every change if
 //! it is dropped without commit.
 
+mod api_keys;
+mod audit;
+mod catalog;
 mod state;
 
 use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use async_trait::async_trait;
-use domain::ports::{SessionRepository, Storage, Transaction, UserRepository};
+use domain::ports::{
+    ApiKeyRepository, AuditRepository, CatalogRepository, SessionRepository, Storage, Transaction,
+    UserRepository,
+};
 use domain::{
     Email, FamilyId, PasswordHash, RepoError, RevokeReason, Role, Session, SessionId, TokenHash,
     User, UserId,
@@ -24,7 +30,7 @@ use state::{State, UndoLog};
 
 /// How a repository reaches the state: directly (each call is its own
 /// unit) or through an open transaction.
-trait Access: Send + Sync {
+pub(crate) trait Access: Send + Sync {
     fn with_state<R: Send>(
         &self,
         f: impl FnOnce(&mut State, &mut UndoLog) -> R + Send,
@@ -72,7 +78,7 @@ impl Drop for InTransaction {
 }
 
 /// The repositories over one kind of access.
-struct Repos<A>(A);
+pub(crate) struct Repos<A>(pub(crate) A);
 
 /// The memory backend.
 #[derive(Clone)]
@@ -110,6 +116,18 @@ impl Storage for MemoryStorage {
         self.repos.as_ref()
     }
 
+    fn audit(&self) -> &dyn AuditRepository {
+        self.repos.as_ref()
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        self.repos.as_ref()
+    }
+
+    fn catalog(&self) -> &dyn CatalogRepository {
+        self.repos.as_ref()
+    }
+
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         let guard = Arc::clone(&self.repos.0.0).lock_owned().await;
         Ok(Box::new(MemoryTransaction(Repos(InTransaction {
@@ -131,6 +149,18 @@ impl Transaction for MemoryTransaction {
     }
 
     fn sessions(&self) -> &dyn SessionRepository {
+        &self.0
+    }
+
+    fn audit(&self) -> &dyn AuditRepository {
+        &self.0
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        &self.0
+    }
+
+    fn catalog(&self) -> &dyn CatalogRepository {
         &self.0
     }
 

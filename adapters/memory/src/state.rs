@@ -25,7 +25,7 @@ impl UndoLog {
         Self { steps: None }
     }
 
-    fn push(&mut self, step: impl FnOnce(&mut State) + Send + Sync + 'static) {
+    pub(crate) fn push(&mut self, step: impl FnOnce(&mut State) + Send + Sync + 'static) {
         if let Some(steps) = &mut self.steps {
             steps.push(Box::new(step));
         }
@@ -45,6 +45,9 @@ pub(crate) struct State {
     pub(crate) sessions: HashMap<SessionId, Session>,
     pub(crate) session_by_hash: HashMap<TokenHash, SessionId>,
     sessions_by_user: HashMap<UserId, BTreeSet<SessionId>>,
+    pub(crate) audit: crate::audit::AuditState,
+    pub(crate) api_keys: crate::api_keys::ApiKeyState,
+    pub(crate) catalog: crate::catalog::CatalogState,
 }
 
 impl State {

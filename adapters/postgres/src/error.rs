@@ -10,6 +10,9 @@ const CONSTRAINTS: &[&str] = &[
     "users_email",
     "sessions_pkey",
     "sessions_token_hash",
+    "audit_entries_pkey",
+    "api_keys_pkey",
+    "api_keys_key_hash",
 ];
 
 pub(crate) fn from_pg(error: tokio_postgres::Error) -> RepoError {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Object, Pool};
 use domain::RepoError;
+use sea_query_postgres::PostgresValues;
 use tokio::sync::Mutex;
 use tokio::time::timeout;
 use tokio_postgres::Row;
@@ -14,7 +15,17 @@ use crate::error::{from_pg, from_pool, is_retryable};
 
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-/// Runs one statement.
+/// `limit` as a `LIMIT` PostgreSQL accepts (a signed bigint): a limit
+/// beyond it is no limit anyway.
+pub(crate) fn pg_limit(limit: usize) -> u64 {
+    u64::try_from(limit).map_or(i64::MAX as u64, |l| l.min(i64::MAX as u64))
+}
+
+/// One statement as sea-query builds it: SQL with placeholders, and the
+/// values bound to them.
+pub(crate) type Statement = (String, PostgresValues);
+
+/// Runs statements: one at a time, or a batch as a whole.
 pub(crate) trait Exec: Send + Sync {
     fn query(
         &self,
@@ -26,6 +37,13 @@ pub(crate) trait Exec: Send + Sync {
         sql: &str,
         params: &Params<'_>,
     ) -> impl Future<Output = Result<u64, RepoError>> + Send;
+    /// Runs `statements` in order, all or none: inside the open transaction,
+    /// or else in a transaction of their own on one connection. They are
+    /// not prepared for reuse: they are meant for one-off bulk writes.
+    fn execute_all(
+        &self,
+        statements: &[Statement],
+    ) -> impl Future<Output = Result<(), RepoError>> + Send;
 }
 
 /// Each statement on its own pooled connection, in its own implicit
@@ -122,6 +140,41 @@ impl Exec for PoolExec {
     async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, RepoError> {
         self.run(sql, params, Want::Count).await.map(Output::count)
     }
+    async fn execute_all(&self, statements: &[Statement]) -> Result<(), RepoError> {
+        let mut client = self.0.get().await.map_err(from_pool)?;
+        // The whole transaction is run again, not a statement: a lost race
+        // aborts the transaction, and the retry starts from a clean one.
+        let outcome = timeout(STATEMENT_TIMEOUT, async {
+            let mut attempt = 1;
+            loop {
+                match run_all(&mut client, statements).await {
+                    Err(e) if is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
+                    result => return result,
+                }
+            }
+        })
+        .await;
+        match outcome {
+            Ok(result) => result.map_err(from_pg),
+            Err(_) => {
+                drop(Object::take(client));
+                Err(timed_out())
+            }
+        }
+    }
+}
+
+/// `statements` in one transaction on `client`; rolled back on the first
+/// error (dropping the transaction rolls it back).
+async fn run_all(
+    client: &mut Object,
+    statements: &[Statement],
+) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    for (sql, values) in statements {
+        tx.execute(sql.as_str(), &values.as_params()).await?;
+    }
+    tx.commit().await
 }
 
 /// One connection with an open transaction. If it is dropped without
@@ -152,7 +205,16 @@ impl TxExec {
         let client = guard
             .as_ref()
             .ok_or_else(|| RepoError::unknown("transaction already finished"))?;
-        let result = client.batch_execute("COMMIT").await.map_err(from_pg);
+        let result = match timeout(STATEMENT_TIMEOUT, client.batch_execute("COMMIT")).await {
+            Ok(result) => result.map_err(from_pg),
+            Err(_) => {
+                // Whether it committed is unknown; the connection is closed.
+                if let Some(client) = guard.take() {
+                    drop(Object::take(client));
+                }
+                return Err(timed_out());
+            }
+        };
         if result.is_ok() {
             // Committed: the connection is clean and may go back as it is.
             guard.take();
@@ -161,23 +223,46 @@ impl TxExec {
     }
 }
 
-impl Exec for TxExec {
-    async fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, RepoError> {
-        let guard = self.client.lock().await;
+impl TxExec {
+    /// Runs one statement on the transaction's connection within
+    /// `STATEMENT_TIMEOUT`. On a timeout the connection is closed — which
+    /// aborts the transaction on the server — and later calls fail.
+    async fn run(&self, sql: &str, params: &Params<'_>, want: Want) -> Result<Output, RepoError> {
+        let mut guard = self.client.lock().await;
         let client = guard
             .as_ref()
             .ok_or_else(|| RepoError::unknown("transaction already finished"))?;
-        let statement = client.prepare_cached(sql).await.map_err(from_pg)?;
-        client.query(&statement, params).await.map_err(from_pg)
+        let outcome = timeout(STATEMENT_TIMEOUT, async {
+            let prepared = client.prepare_cached(sql).await?;
+            want.run(client, &prepared, params).await
+        })
+        .await;
+        match outcome {
+            Ok(result) => result.map_err(from_pg),
+            Err(_) => {
+                if let Some(client) = guard.take() {
+                    drop(Object::take(client));
+                }
+                Err(timed_out())
+            }
+        }
+    }
+}
+
+impl Exec for TxExec {
+    async fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, RepoError> {
+        self.run(sql, params, Want::Rows).await.map(Output::rows)
     }
 
     async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, RepoError> {
-        let guard = self.client.lock().await;
-        let client = guard
-            .as_ref()
-            .ok_or_else(|| RepoError::unknown("transaction already finished"))?;
-        let statement = client.prepare_cached(sql).await.map_err(from_pg)?;
-        client.execute(&statement, params).await.map_err(from_pg)
+        self.run(sql, params, Want::Count).await.map(Output::count)
+    }
+
+    async fn execute_all(&self, statements: &[Statement]) -> Result<(), RepoError> {
+        for (sql, values) in statements {
+            self.run(sql, &values.as_params(), Want::Count).await?;
+        }
+        Ok(())
     }
 }
 

@@ -7,6 +7,9 @@
 //! serialization failures and deadlocks of single statements are retried.
 //! A transaction is one PostgreSQL transaction on one pooled connection.
 
+mod api_keys;
+mod audit;
+mod catalog;
 mod error;
 mod exec;
 mod migrate;
@@ -20,7 +23,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
 use domain::RepoError;
-use domain::ports::{SessionRepository, Storage, Transaction, UserRepository};
+use domain::ports::{
+    ApiKeyRepository, AuditRepository, CatalogRepository, SessionRepository, Storage, Transaction,
+    UserRepository,
+};
 use tokio_postgres::NoTls;
 
 pub use migrate::{MIGRATIONS, MigrationError, Migrator};
@@ -121,6 +127,18 @@ impl Storage for PgStorage {
         self.repos.as_ref()
     }
 
+    fn audit(&self) -> &dyn AuditRepository {
+        self.repos.as_ref()
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        self.repos.as_ref()
+    }
+
+    fn catalog(&self) -> &dyn CatalogRepository {
+        self.repos.as_ref()
+    }
+
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         let exec = TxExec::begin(&self.pool).await?;
         Ok(Box::new(PgTransaction(Repos(exec))))
@@ -140,6 +158,18 @@ impl Transaction for PgTransaction {
     }
 
     fn sessions(&self) -> &dyn SessionRepository {
+        &self.0
+    }
+
+    fn audit(&self) -> &dyn AuditRepository {
+        &self.0
+    }
+
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        &self.0
+    }
+
+    fn catalog(&self) -> &dyn CatalogRepository {
         &self.0
     }
 

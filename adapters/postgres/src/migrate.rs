@@ -20,11 +20,18 @@ pub struct Migration {
 }
 
 /// Every migration of this build, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_users_and_sessions.sql",
-    sql: include_str!("../../../migrations/0001_users_and_sessions.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_users_and_sessions.sql",
+        sql: include_str!("../../../migrations/0001_users_and_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_audit_api_keys_catalog.sql",
+        sql: include_str!("../../../migrations/0002_audit_api_keys_catalog.sql"),
+    },
+];
 
 /// Any number that is ours alone: the key of the advisory lock.
 const LOCK_KEY: i64 = 0x526f_7374_6572; // "Roster"

@@ -34,3 +34,62 @@ pub(crate) enum Sessions {
     UserAgent,
     Ip,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum AuditEntries {
+    Table,
+    Id,
+    ActorId,
+    Action,
+    ResourceType,
+    ResourceId,
+    Changes,
+    Ip,
+    RequestId,
+    At,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum ApiKeys {
+    Table,
+    Id,
+    OwnerId,
+    Name,
+    Prefix,
+    KeyHash,
+    CreatedAt,
+    LastUsedAt,
+    ExpiresAt,
+    RevokedAt,
+}
+
+/// The stored snapshot's version: one row, or none while the catalog is
+/// empty.
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum CatalogMeta {
+    Table,
+    Version,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum CatalogClasses {
+    Table,
+    Id,
+    Name,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum CatalogServers {
+    Table,
+    Id,
+    Name,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum CatalogItems {
+    Table,
+    Id,
+    Kind,
+    Name,
+    Level,
+}

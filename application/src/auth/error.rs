@@ -20,6 +20,9 @@ pub enum AuthError {
     /// Missing, invalid, expired or revoked credentials (401).
     #[error("authentication required")]
     Unauthenticated,
+    /// An API key on a route that manages the account's own security (403).
+    #[error("API keys cannot be used on this route; use an access token")]
+    KeyNotAllowed,
     /// The account is disabled (403).
     #[error("this account is disabled")]
     Disabled,

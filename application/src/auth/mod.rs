@@ -14,8 +14,8 @@ use std::sync::Arc;
 use domain::ports::{Clock, PasswordHasher, Random, Storage, TokenSigner, Verification};
 use domain::session::SessionLifetimes;
 use domain::{
-    AccessClaims, DisplayName, Email, FamilyId, Password, RefreshToken, RepoError, RevokeReason,
-    Role, Session, SessionId, User, UserId, ValidationErrors,
+    AccessClaims, ApiKeySecret, DisplayName, Email, FamilyId, Password, RefreshToken, RepoError,
+    RevokeReason, Role, Session, SessionId, User, UserId, ValidationErrors,
 };
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
@@ -49,12 +49,8 @@ impl Default for AuthPolicy {
     }
 }
 
-/// Where a request comes from, recorded on the sessions it creates.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
+use crate::audit::{self, Resource};
+pub use crate::context::ClientInfo;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +58,21 @@ pub struct Principal {
     pub user_id: UserId,
     pub session_id: SessionId,
     pub role: Role,
+}
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Session(SessionId),
+    ApiKey(domain::ApiKeyId),
+}
+
+/// The caller of a roster route: by access token or by API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub role: Role,
+    pub credential: Credential,
 }
 
 /// What a login, registration or refresh hands to the client.
@@ -204,6 +215,15 @@ impl AuthService {
             other => other.into(),
         })?;
         tx.sessions().insert(&session).await?;
+        tx.audit()
+            .append(&self.audit(
+                now,
+                client,
+                user.id,
+                "auth.register",
+                Resource::new("user", user.id),
+            ))
+            .await?;
         tx.commit().await?;
 
         tracing::info!(user.id = %user.id, "user registered");
@@ -247,6 +267,15 @@ impl AuthService {
         let tx = self.ports.storage.begin().await?;
         tx.users().record_login(user.id, now).await?;
         tx.sessions().insert(&session).await?;
+        tx.audit()
+            .append(&self.audit(
+                now,
+                client,
+                user.id,
+                "auth.login",
+                Resource::new("session", session.id),
+            ))
+            .await?;
         tx.commit().await?;
 
         tracing::info!(user.id = %user.id, session.id = %session.id, "user logged in");
@@ -306,9 +335,9 @@ impl AuthService {
             let Some(session) = sessions.find(session.id).await? else {
                 return Err(AuthError::Unauthenticated);
             };
-            return self.replay_rotation(&session, now).await;
+            return self.replay_rotation(&session, now, client).await;
         }
-        self.replay_rotation(&session, now).await
+        self.replay_rotation(&session, now, client).await
     }
 
     async fn rotate(
@@ -347,6 +376,7 @@ impl AuthService {
         &self,
         session: &Session,
         now: OffsetDateTime,
+        client: &ClientInfo,
     ) -> Result<IssuedSession, AuthError> {
         if session.revoke_reason != Some(RevokeReason::Rotated) {
             return Err(AuthError::Unauthenticated);
@@ -356,9 +386,8 @@ impl AuthService {
         {
             return Ok(issued);
         }
-        let revoked = self
-            .ports
-            .storage
+        let tx = self.ports.storage.begin().await?;
+        let revoked = tx
             .sessions()
             .revoke_family(
                 session.user_id,
@@ -367,6 +396,15 @@ impl AuthService {
                 RevokeReason::ReuseDetected,
             )
             .await?;
+        let entry = self.audit(
+            now,
+            client,
+            session.user_id,
+            "auth.refresh_reuse_detected",
+            Resource::new("session", session.id),
+        );
+        tx.audit().append(&entry).await?;
+        tx.commit().await?;
         tracing::warn!(
             event = "auth.refresh_reuse_detected",
             user.id = %session.user_id,
@@ -406,7 +444,12 @@ impl AuthService {
 
     /// Checks an access token and that its session is still active, so a
     /// revoked session is refused at once, whatever the token's expiry.
+    /// API keys are refused here (`KeyNotAllowed`): this is the check of
+    /// the routes that manage the account's own security.
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
+        if ApiKeySecret::looks_like(access_token) {
+            return Err(AuthError::KeyNotAllowed);
+        }
         let now = self.ports.clock.now();
         let claims = self
             .ports
@@ -427,6 +470,34 @@ impl AuthService {
             }
             _ => Err(AuthError::Unauthenticated),
         }
+    }
+
+    /// Checks the credential of a roster route: an access token (with its
+    /// session still active) or an API key (not revoked, not expired, its
+    /// owner not disabled).
+    pub async fn authenticate_caller(&self, bearer: &str) -> Result<Caller, AuthError> {
+        if !ApiKeySecret::looks_like(bearer) {
+            let principal = self.authenticate(bearer).await?;
+            return Ok(Caller {
+                user_id: principal.user_id,
+                role: principal.role,
+                credential: Credential::Session(principal.session_id),
+            });
+        }
+        let now = self.ports.clock.now();
+        let keys = self.ports.storage.api_keys();
+        let key = keys
+            .find_by_hash(&ApiKeySecret::from_client(bearer).hash())
+            .await?
+            .filter(|key| key.is_active(now))
+            .ok_or(AuthError::Unauthenticated)?;
+        let user = self.active_user(key.owner).await?;
+        keys.touch(key.id, now, self.policy.touch_interval).await?;
+        Ok(Caller {
+            user_id: user.id,
+            role: user.role,
+            credential: Credential::ApiKey(key.id),
+        })
     }
 
     /// The caller named by a refresh token, for a logout that carries no
@@ -455,27 +526,42 @@ impl AuthService {
         }
     }
 
-    pub async fn logout(&self, principal: &Principal, scope: LogoutScope) -> Result<(), AuthError> {
+    pub async fn logout(
+        &self,
+        principal: &Principal,
+        scope: LogoutScope,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         let now = self.ports.clock.now();
-        let sessions = self.ports.storage.sessions();
         let user = principal.user_id;
-        match scope {
+        let tx = self.ports.storage.begin().await?;
+        let (action, resource) = match scope {
             LogoutScope::Local => {
-                sessions
+                tx.sessions()
                     .revoke(user, principal.session_id, now, RevokeReason::Logout, None)
                     .await?;
+                (
+                    "auth.logout",
+                    Resource::new("session", principal.session_id),
+                )
             }
             LogoutScope::Others => {
-                sessions
+                tx.sessions()
                     .revoke_all(user, Some(principal.session_id), now, RevokeReason::Logout)
                     .await?;
+                ("auth.logout_others", Resource::new("user", user))
             }
             LogoutScope::Global => {
-                sessions
+                tx.sessions()
                     .revoke_all(user, None, now, RevokeReason::Logout)
                     .await?;
+                ("auth.logout_global", Resource::new("user", user))
             }
-        }
+        };
+        tx.audit()
+            .append(&self.audit(now, client, user, action, resource))
+            .await?;
+        tx.commit().await?;
         tracing::info!(user.id = %user, ?scope, "logged out");
         Ok(())
     }
@@ -513,19 +599,27 @@ impl AuthService {
         &self,
         principal: &Principal,
         id: SessionId,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let now = self.ports.clock.now();
-        let revoked = self
-            .ports
-            .storage
+        let tx = self.ports.storage.begin().await?;
+        if !tx
             .sessions()
             .revoke(principal.user_id, id, now, RevokeReason::Logout, None)
-            .await?;
-        if revoked {
-            Ok(())
-        } else {
-            Err(AuthError::NotFound)
+            .await?
+        {
+            return Err(AuthError::NotFound);
         }
+        let entry = self.audit(
+            now,
+            client,
+            principal.user_id,
+            "auth.session_revoked",
+            Resource::new("session", id),
+        );
+        tx.audit().append(&entry).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Replaces the password and ends every other session of the user.
@@ -534,6 +628,7 @@ impl AuthService {
         principal: &Principal,
         current: SecretString,
         new: &str,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let new = Password::parse(new, "newPassword")
             .map_err(|e| AuthError::Validation(ValidationErrors(vec![e])))?;
@@ -570,6 +665,16 @@ impl AuthService {
                 RevokeReason::PasswordChanged,
             )
             .await?;
+        // That it changed, never the hashes.
+        tx.audit()
+            .append(&self.audit(
+                now,
+                client,
+                user.id,
+                "auth.password_changed",
+                Resource::new("user", user.id),
+            ))
+            .await?;
         tx.commit().await?;
         tracing::info!(user.id = %user.id, "password changed");
         Ok(())
@@ -593,6 +698,26 @@ impl AuthService {
             Some(user) => Ok(user),
             None => Err(AuthError::Unauthenticated),
         }
+    }
+
+    /// An audit entry for an action of `actor` on their own account.
+    fn audit(
+        &self,
+        now: OffsetDateTime,
+        client: &ClientInfo,
+        actor: UserId,
+        action: &str,
+        resource: Resource,
+    ) -> domain::AuditEntry {
+        audit::entry(
+            now,
+            self.ports.random.as_ref(),
+            client,
+            Some(actor),
+            action,
+            resource,
+            Vec::new(),
+        )
     }
 
     /// The first session of a new login.

@@ -4,8 +4,13 @@
 
 mod clock;
 mod crypto;
+mod source;
 mod storage;
 
 pub use clock::{Clock, Random};
 pub use crypto::{HashError, PasswordHasher, TokenError, TokenSigner, Verification};
-pub use storage::{SessionRepository, Storage, Transaction, UserRepository};
+pub use source::{CatalogSource, SourceError};
+pub use storage::{
+    ApiKeyRepository, AuditRepository, CatalogRepository, SessionRepository, Storage, Transaction,
+    UserRepository,
+};

@@ -1,8 +1,11 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::api_key::ApiKey;
+use crate::audit::{AuditEntry, AuditFilter};
+use crate::catalog::{CatalogItem, CatalogSnapshot, CharacterClass, GameServer, ItemId, ItemKind};
 use crate::error::RepoError;
-use crate::ids::{FamilyId, SessionId, UserId};
+use crate::ids::{ApiKeyId, AuditId, FamilyId, SessionId, UserId};
 use crate::session::{RevokeReason, Session};
 use crate::token::TokenHash;
 use crate::user::{Email, PasswordHash, Role, User};
@@ -15,6 +18,9 @@ use crate::user::{Email, PasswordHash, Role, User};
 pub trait Storage: Send + Sync {
     fn users(&self) -> &dyn UserRepository;
     fn sessions(&self) -> &dyn SessionRepository;
+    fn audit(&self) -> &dyn AuditRepository;
+    fn api_keys(&self) -> &dyn ApiKeyRepository;
+    fn catalog(&self) -> &dyn CatalogRepository;
 
     /// Starts a unit of work. Its changes are visible to others only after
     /// [`Transaction::commit`]; dropping it without commit discards them all.
@@ -29,6 +35,9 @@ pub trait Storage: Send + Sync {
 pub trait Transaction: Send + Sync {
     fn users(&self) -> &dyn UserRepository;
     fn sessions(&self) -> &dyn SessionRepository;
+    fn audit(&self) -> &dyn AuditRepository;
+    fn api_keys(&self) -> &dyn ApiKeyRepository;
+    fn catalog(&self) -> &dyn CatalogRepository;
 
     /// Makes every change of this unit visible at once, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepoError>;
@@ -138,4 +147,94 @@ pub trait SessionRepository: Send + Sync {
     /// Erases the sealed refresh-token copies of sessions created before
     /// `created_before`. Returns how many it erased.
     async fn purge_sealed_tokens(&self, created_before: OffsetDateTime) -> Result<u64, RepoError>;
+}
+
+/// The audit trail: append-only.
+#[async_trait]
+pub trait AuditRepository: Send + Sync {
+    /// Appends an entry. MUST return `Duplicate { constraint: "audit_entries_pkey" }`
+    /// for a taken id. `changes` and every field round-trip unchanged.
+    async fn append(&self, entry: &AuditEntry) -> Result<(), RepoError>;
+
+    /// The entries that match `filter` (every given field must match), newest
+    /// first — by id, descending, ids being UUIDv7 — and only those with an id
+    /// below `before` when it is given, at most `limit`. Keyset paging: new
+    /// entries never shift the pages after the first.
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        before: Option<AuditId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, RepoError>;
+}
+
+/// API keys, found by the hash of their secret. Every method acting on a
+/// user's keys takes the owner and touches nothing of another user's.
+#[async_trait]
+pub trait ApiKeyRepository: Send + Sync {
+    /// MUST return `Duplicate { constraint: "api_keys_pkey" }` for a taken id
+    /// and `Duplicate { constraint: "api_keys_key_hash" }` for a stored hash.
+    async fn insert(&self, key: &ApiKey) -> Result<(), RepoError>;
+
+    /// The key whose secret hashes to `hash`, in any state.
+    async fn find_by_hash(
+        &self,
+        hash: &crate::token::TokenHash,
+    ) -> Result<Option<ApiKey>, RepoError>;
+
+    /// The owner's keys that are not revoked (expired ones included, so the
+    /// owner sees them), newest first.
+    async fn list(&self, owner: UserId) -> Result<Vec<ApiKey>, RepoError>;
+
+    /// Revokes one of the owner's keys if it is not revoked yet
+    /// (compare-and-set). `false` when unknown, another user's, or revoked.
+    async fn revoke(
+        &self,
+        owner: UserId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError>;
+
+    /// Revokes every unrevoked key of the owner; returns how many.
+    async fn revoke_all(&self, owner: UserId, at: OffsetDateTime) -> Result<u64, RepoError>;
+
+    /// Sets `last_used_at` to `at` when it is unset or older than
+    /// `at - min_interval`. No-op for an unknown id.
+    async fn touch(
+        &self,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+        min_interval: time::Duration,
+    ) -> Result<(), RepoError>;
+}
+
+/// The reference catalog.
+#[async_trait]
+pub trait CatalogRepository: Send + Sync {
+    /// Replaces the whole catalog by `snapshot` (already validated). Inside a
+    /// transaction, readers see the old catalog or the new one, never a mix.
+    async fn replace(&self, snapshot: &CatalogSnapshot) -> Result<(), RepoError>;
+
+    /// The version of the stored snapshot; `None` while the catalog is empty.
+    async fn version(&self) -> Result<Option<String>, RepoError>;
+
+    /// Every class, by id.
+    async fn classes(&self) -> Result<Vec<CharacterClass>, RepoError>;
+
+    /// Every server, by id.
+    async fn servers(&self) -> Result<Vec<GameServer>, RepoError>;
+
+    /// Items of `kind` (every kind when `None`) whose name contains `search`
+    /// ignoring case (every item when `None`), with an id above `after` when
+    /// given, by id ascending, at most `limit`.
+    async fn items(
+        &self,
+        kind: Option<ItemKind>,
+        search: Option<&str>,
+        after: Option<ItemId>,
+        limit: usize,
+    ) -> Result<Vec<CatalogItem>, RepoError>;
+
+    /// How many items of `kind` the catalog holds.
+    async fn count_items(&self, kind: ItemKind) -> Result<u64, RepoError>;
 }

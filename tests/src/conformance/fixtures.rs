@@ -11,11 +11,14 @@ use domain::ports::Random;
 
 use super::FreshStorage;
 use domain::{
-    DisplayName, Email, FamilyId, PasswordHash, RefreshToken, RepoError, RevokeReason, Role,
-    Session, SessionId, TokenHash, User, UserId,
+    ApiKey, ApiKeyId, ApiKeyName, ApiKeySecret, AuditEntry, AuditId, AuditValue, CatalogItem,
+    CatalogSnapshot, Change, CharacterClass, ClassId, DisplayName, Email, FamilyId, GameServer,
+    ItemId, ItemKind, PasswordHash, RefreshToken, RepoError, RevokeReason, Role, ServerId, Session,
+    SessionId, TokenHash, User, UserId,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 /// The instant every fixture is built around. It carries microseconds on
 /// purpose, so the suites prove that a backend keeps them.
@@ -38,9 +41,24 @@ pub fn new_user_id() -> UserId {
     UserId::generate(BASE, &OsRandom)
 }
 
+/// A UUIDv7 whose time part is exactly `now` (to the millisecond), the rest
+/// random, for ids whose order a behaviour arranges.
+///
+/// Not the application's generator: it never goes back in time within a
+/// process (each id it makes is above the last), so with the tests of a
+/// binary running in parallel an id's time part would be that of the latest
+/// id any test made, and orders by id would depend on the other tests.
+fn v7_at(now: OffsetDateTime) -> Uuid {
+    let millis = u64::try_from(now.unix_timestamp_nanos() / 1_000_000)
+        .expect("fixture instants are after 1970");
+    let mut random = [0u8; 10];
+    OsRandom.fill(&mut random);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
 /// A fresh session id whose time part is `now`.
 pub fn new_session_id_at(now: OffsetDateTime) -> SessionId {
-    SessionId::generate(now, &OsRandom)
+    SessionId::from_uuid(v7_at(now))
 }
 
 /// A fresh session id.
@@ -251,6 +269,260 @@ pub async fn stored_session(storage: &FreshStorage, id: SessionId) -> Option<Ses
     storage.sessions().find(id).await.expect("find session")
 }
 
+/// A fresh audit id whose time part is `now`: entries built with later
+/// instants sort after earlier ones, as the trail does.
+pub fn new_audit_id_at(now: OffsetDateTime) -> AuditId {
+    AuditId::from_uuid(v7_at(now))
+}
+
+/// Starts an entry written by the system (no actor) about a user, with no
+/// change, no origin, its id and time at [`BASE`].
+pub fn an_audit_entry() -> AuditEntryBuilder {
+    AuditEntryBuilder(AuditEntry {
+        id: new_audit_id_at(BASE),
+        actor_id: None,
+        action: "user.updated".into(),
+        resource_type: "user".into(),
+        resource_id: format!("resource-{}", unique_suffix()),
+        changes: Vec::new(),
+        ip: None,
+        request_id: None,
+        at: BASE,
+    })
+}
+
+/// Builds an [`AuditEntry`] one field at a time.
+#[derive(Debug, Clone)]
+pub struct AuditEntryBuilder(AuditEntry);
+
+impl AuditEntryBuilder {
+    pub fn id(mut self, id: AuditId) -> Self {
+        self.0.id = id;
+        self
+    }
+
+    /// An id whose time part is `now`, so the entry sorts among others by it.
+    pub fn id_at(self, now: OffsetDateTime) -> Self {
+        self.id(new_audit_id_at(now))
+    }
+
+    pub fn actor(mut self, actor: UserId) -> Self {
+        self.0.actor_id = Some(actor);
+        self
+    }
+
+    pub fn action(mut self, action: &'static str) -> Self {
+        self.0.action = action.into();
+        self
+    }
+
+    /// What the entry is about: its kind and its id.
+    pub fn resource(mut self, resource_type: &'static str, resource_id: &str) -> Self {
+        self.0.resource_type = resource_type.into();
+        self.0.resource_id = resource_id.to_owned();
+        self
+    }
+
+    /// Adds one field's change.
+    pub fn change(
+        mut self,
+        field: &'static str,
+        from: impl Into<AuditValue>,
+        to: impl Into<AuditValue>,
+    ) -> Self {
+        self.0.changes.push(Change {
+            field: field.into(),
+            from: from.into(),
+            to: to.into(),
+        });
+        self
+    }
+
+    pub fn ip(mut self, ip: &str) -> Self {
+        self.0.ip = Some(ip.to_owned());
+        self
+    }
+
+    pub fn request_id(mut self, request_id: &str) -> Self {
+        self.0.request_id = Some(request_id.to_owned());
+        self
+    }
+
+    pub fn at(mut self, at: OffsetDateTime) -> Self {
+        self.0.at = at;
+        self
+    }
+
+    pub fn build(self) -> AuditEntry {
+        self.0
+    }
+}
+
+/// Appends entries directly, each as its own unit, in the order given.
+pub async fn append_entries(storage: &FreshStorage, entries: &[&AuditEntry]) {
+    for entry in entries {
+        storage.audit().append(entry).await.expect("append entry");
+    }
+}
+
+/// A fresh API key id whose time part is `now`.
+pub fn new_api_key_id_at(now: OffsetDateTime) -> ApiKeyId {
+    ApiKeyId::from_uuid(v7_at(now))
+}
+
+/// A fresh API key id.
+pub fn new_api_key_id() -> ApiKeyId {
+    new_api_key_id_at(BASE)
+}
+
+/// Starts a live key of `owner` made from a freshly generated secret (its
+/// prefix and hash as the application derives them), created at [`BASE`],
+/// never used, never expiring.
+pub fn an_api_key_of(owner: UserId) -> ApiKeyBuilder {
+    let secret = ApiKeySecret::generate(&OsRandom);
+    ApiKeyBuilder(ApiKey {
+        id: new_api_key_id(),
+        owner,
+        name: api_key_name("Conformance key"),
+        prefix: secret.prefix(),
+        key_hash: secret.hash(),
+        created_at: BASE,
+        last_used_at: None,
+        expires_at: None,
+        revoked_at: None,
+    })
+}
+
+/// Builds an [`ApiKey`] one field at a time.
+#[derive(Debug, Clone)]
+pub struct ApiKeyBuilder(ApiKey);
+
+impl ApiKeyBuilder {
+    pub fn id(mut self, id: ApiKeyId) -> Self {
+        self.0.id = id;
+        self
+    }
+
+    pub fn name(mut self, name: &str) -> Self {
+        self.0.name = api_key_name(name);
+        self
+    }
+
+    pub fn key_hash(mut self, hash: TokenHash) -> Self {
+        self.0.key_hash = hash;
+        self
+    }
+
+    pub fn created_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.created_at = at;
+        self
+    }
+
+    pub fn last_used_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.last_used_at = Some(at);
+        self
+    }
+
+    pub fn expires_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.expires_at = Some(at);
+        self
+    }
+
+    pub fn revoked_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.revoked_at = Some(at);
+        self
+    }
+
+    pub fn build(self) -> ApiKey {
+        self.0
+    }
+}
+
+/// Inserts keys directly, each as its own unit, in the order given.
+pub async fn store_api_keys(storage: &FreshStorage, keys: &[&ApiKey]) {
+    for key in keys {
+        storage.api_keys().insert(key).await.expect("insert key");
+    }
+}
+
+/// The stored state of `key`, found by its hash outside any transaction.
+pub async fn stored_api_key(storage: &FreshStorage, key: &ApiKey) -> Option<ApiKey> {
+    storage
+        .api_keys()
+        .find_by_hash(&key.key_hash)
+        .await
+        .expect("find key by hash")
+}
+
+/// Starts a catalog of `version` with one class and one server (a snapshot
+/// needs both to be valid) and no item.
+pub fn a_catalog(version: &str) -> CatalogBuilder {
+    CatalogBuilder(CatalogSnapshot {
+        version: version.to_owned(),
+        classes: vec![CharacterClass {
+            id: ClassId(1),
+            name: "Feca".to_owned(),
+        }],
+        servers: vec![GameServer {
+            id: ServerId(401),
+            name: "Imagiro".to_owned(),
+        }],
+        items: Vec::new(),
+    })
+}
+
+/// Builds a [`CatalogSnapshot`]; the lists keep the order they are given
+/// in, so a backend has to sort them itself.
+#[derive(Debug, Clone)]
+pub struct CatalogBuilder(CatalogSnapshot);
+
+impl CatalogBuilder {
+    /// Replaces the classes by `classes`, in this order.
+    pub fn classes(mut self, classes: &[(i32, &str)]) -> Self {
+        self.0.classes = classes
+            .iter()
+            .map(|&(id, name)| CharacterClass {
+                id: ClassId(id),
+                name: name.to_owned(),
+            })
+            .collect();
+        self
+    }
+
+    /// Replaces the servers by `servers`, in this order.
+    pub fn servers(mut self, servers: &[(i32, &str)]) -> Self {
+        self.0.servers = servers
+            .iter()
+            .map(|&(id, name)| GameServer {
+                id: ServerId(id),
+                name: name.to_owned(),
+            })
+            .collect();
+        self
+    }
+
+    /// Adds one item.
+    pub fn item(mut self, id: i64, kind: ItemKind, name: &str, level: i16) -> Self {
+        self.0.items.push(CatalogItem {
+            id: ItemId(id),
+            kind,
+            name: name.to_owned(),
+            level,
+        });
+        self
+    }
+
+    /// The snapshot, checked as the application checks it before a replace:
+    /// the port only ever receives valid snapshots.
+    #[track_caller]
+    pub fn build(self) -> CatalogSnapshot {
+        if let Err(error) = self.0.validate() {
+            panic!("fixture catalog {:?} is invalid: {error}", self.0.version);
+        }
+        self.0
+    }
+}
+
 /// Panics unless `result` is the `Duplicate` error naming `constraint`.
 #[track_caller]
 pub fn assert_duplicate<T: std::fmt::Debug>(result: Result<T, RepoError>, constraint: &str) {
@@ -271,4 +543,9 @@ fn email(address: &str) -> Email {
 #[track_caller]
 fn display_name(name: &str) -> DisplayName {
     DisplayName::parse(name).unwrap_or_else(|e| panic!("fixture display name {name:?}: {e:?}"))
+}
+
+#[track_caller]
+fn api_key_name(name: &str) -> ApiKeyName {
+    ApiKeyName::parse(name).unwrap_or_else(|e| panic!("fixture key name {name:?}: {e:?}"))
 }

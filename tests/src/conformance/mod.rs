@@ -23,6 +23,9 @@
 //! This module must not know any adapter: a behaviour that only one backend
 //! has is a bug in the other, not a reason for a special case here.
 
+pub mod api_keys;
+pub mod audit;
+pub mod catalog;
 pub mod fixtures;
 pub mod sessions;
 pub mod transactions;
@@ -100,6 +103,64 @@ macro_rules! storage_conformance {
                 when_an_insert_fails_after_a_revoke_the_revoke_is_undone,
                 a_revoke_and_its_successor_committed_together_are_both_visible,
                 of_concurrent_rotations_of_one_session_exactly_one_commits_a_successor,
+            ]);
+
+            $crate::storage_conformance!(@group $fresh, audit [
+                appending_an_entry_then_listing_it_returns_every_field,
+                appending_an_entry_with_a_taken_id_is_a_duplicate,
+                listing_an_empty_trail_returns_nothing,
+                listing_returns_the_newest_entry_first_by_id,
+                listing_before_an_id_returns_only_older_entries_and_not_that_one,
+                paging_with_before_returns_every_entry_exactly_once,
+                entries_appended_after_a_page_was_read_do_not_shift_the_later_pages,
+                listing_returns_at_most_limit_entries_the_newest,
+                listing_filtered_by_actor_returns_only_that_actors_entries,
+                listing_filtered_by_resource_type_returns_only_that_kind,
+                listing_filtered_by_resource_id_returns_that_id_whatever_its_kind,
+                listing_with_several_filters_returns_entries_matching_all_of_them,
+                paging_a_filtered_listing_returns_each_match_exactly_once,
+                an_entry_appended_in_a_committed_transaction_is_visible_afterwards,
+                an_entry_appended_in_a_transaction_dropped_without_commit_is_not_stored,
+                when_a_user_insert_fails_after_an_append_the_entry_is_not_stored_either,
+                when_an_append_fails_after_a_user_insert_the_user_is_not_stored_either,
+            ]);
+
+            $crate::storage_conformance!(@group $fresh, api_keys [
+                inserting_a_key_then_finding_it_by_hash_returns_every_field,
+                finding_a_key_by_an_unknown_hash_returns_none,
+                finding_a_key_by_hash_returns_revoked_and_expired_keys_too,
+                inserting_a_key_with_a_taken_id_is_a_duplicate,
+                inserting_a_key_with_a_stored_hash_is_a_duplicate,
+                listing_returns_the_owners_unrevoked_keys_newest_first_expired_ones_included,
+                listing_the_keys_of_a_user_without_any_is_empty,
+                revoking_a_live_key_succeeds_once_and_keeps_the_first_revocation,
+                revoking_another_users_key_returns_false_and_leaves_it_usable,
+                revoking_an_unknown_key_returns_false,
+                revoking_an_expired_but_unrevoked_key_succeeds,
+                concurrent_revokes_of_one_key_have_exactly_one_winner,
+                revoking_all_keys_revokes_every_unrevoked_key_of_the_owner_only,
+                touching_a_key_never_used_records_the_use,
+                touching_a_key_unused_for_longer_than_the_interval_records_the_use,
+                touching_a_key_used_within_the_interval_changes_nothing,
+                touching_an_unknown_key_changes_nothing,
+                dropping_a_transaction_without_commit_undoes_every_key_change,
+            ]);
+
+            $crate::storage_conformance!(@group $fresh, catalog [
+                an_empty_catalog_has_no_version_and_nothing_in_it,
+                replacing_the_catalog_then_reading_it_returns_every_field_sorted_by_id,
+                listing_items_returns_them_by_id_and_filters_by_kind,
+                counting_items_counts_each_kind,
+                searching_items_matches_a_substring_of_the_name_ignoring_case,
+                searching_items_takes_percent_underscore_and_backslash_literally,
+                searching_items_of_one_kind_matches_both,
+                listing_items_after_an_id_returns_only_higher_ids_and_not_that_one,
+                listing_items_returns_at_most_limit_the_lowest_ids,
+                paging_items_with_after_returns_each_exactly_once,
+                a_second_replace_leaves_nothing_of_the_first,
+                a_replace_committed_in_a_transaction_is_visible_afterwards,
+                a_replace_in_a_transaction_dropped_without_commit_leaves_the_old_catalog,
+                a_first_replace_dropped_without_commit_leaves_the_catalog_empty,
             ]);
         }
     };

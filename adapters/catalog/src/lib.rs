@@ -1,0 +1,138 @@
+//! Catalog sources. This build has one: the snapshot bundled with the
+//! server (`data/snapshot.json`), loaded into storage when it holds none.
+//! A DofusDB-compatible HTTP source for `catalog.sync` belongs here too.
+
+use async_trait::async_trait;
+use domain::ports::{CatalogSource, SourceError};
+use domain::{
+    CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, ServerId,
+};
+use serde::Deserialize;
+
+const BUNDLED: &str = include_str!("../data/snapshot.json");
+
+/// The snapshot compiled into the binary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BundledCatalog;
+
+#[async_trait]
+impl CatalogSource for BundledCatalog {
+    async fn fetch(&self) -> Result<CatalogSnapshot, SourceError> {
+        parse(BUNDLED)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnapshotFile {
+    version: String,
+    #[allow(dead_code)] // provenance, for people reading the file
+    source: String,
+    classes: Vec<Named>,
+    servers: Vec<Named>,
+    items: Vec<ItemFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Named {
+    id: i32,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemFile {
+    id: i64,
+    kind: String,
+    name: String,
+    level: i16,
+}
+
+/// A snapshot from its JSON form, checked against the catalog's rules.
+pub fn parse(json: &str) -> Result<CatalogSnapshot, SourceError> {
+    let file: SnapshotFile =
+        serde_json::from_str(json).map_err(|e| SourceError::Invalid(e.to_string()))?;
+    let items = file
+        .items
+        .into_iter()
+        .map(|item| {
+            let kind = ItemKind::parse(&item.kind).ok_or_else(|| {
+                SourceError::Invalid(format!("item {} has unknown kind {:?}", item.id, item.kind))
+            })?;
+            Ok(CatalogItem {
+                id: ItemId(item.id),
+                kind,
+                name: item.name,
+                level: item.level,
+            })
+        })
+        .collect::<Result<_, SourceError>>()?;
+    let snapshot = CatalogSnapshot {
+        version: file.version,
+        classes: file
+            .classes
+            .into_iter()
+            .map(|c| CharacterClass {
+                id: ClassId(c.id),
+                name: c.name,
+            })
+            .collect(),
+        servers: file
+            .servers
+            .into_iter()
+            .map(|s| GameServer {
+                id: ServerId(s.id),
+                name: s.name,
+            })
+            .collect(),
+        items,
+    };
+    snapshot.validate().map_err(SourceError::Invalid)?;
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_bundled_snapshot_holds_the_19_classes_and_at_least_40_items_of_each_kind() {
+        let snapshot = BundledCatalog
+            .fetch()
+            .await
+            .expect("the bundled snapshot is valid");
+
+        assert_eq!(snapshot.classes.len(), 19);
+        let ids: Vec<i32> = snapshot.classes.iter().map(|c| c.id.0).collect();
+        assert_eq!(
+            ids,
+            [
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20
+            ]
+        );
+        assert!(!snapshot.servers.is_empty());
+        for kind in ItemKind::ALL {
+            let count = snapshot.items.iter().filter(|i| i.kind == kind).count();
+            assert!(count >= 40, "{kind}: {count}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_that_breaks_a_rule_is_refused() {
+        let bad_level = r#"{"version":"x","source":"t","classes":[{"id":1,"name":"Feca"}],
+            "servers":[{"id":1,"name":"Dakal"}],"items":[{"id":1,"kind":"quest","name":"Q","level":201}]}"#;
+        let bad_kind = bad_level
+            .replace("\"quest\"", "\"raid\"")
+            .replace("201", "20");
+        let duplicate = r#"{"version":"x","source":"t","classes":[{"id":1,"name":"Feca"},{"id":1,"name":"Iop"}],
+            "servers":[{"id":1,"name":"Dakal"}],"items":[]}"#;
+
+        for json in [bad_level, &bad_kind, duplicate, "{}"] {
+            assert!(
+                matches!(parse(json), Err(SourceError::Invalid(_))),
+                "{json}"
+            );
+        }
+    }
+}

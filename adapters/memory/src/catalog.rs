@@ -1,0 +1,92 @@
+//! `CatalogRepository` in memory.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::ports::CatalogRepository;
+use domain::{
+    CatalogItem, CatalogSnapshot, CharacterClass, GameServer, ItemId, ItemKind, RepoError,
+};
+
+use crate::{Access, Repos};
+
+/// The stored snapshot, its lists sorted by id. Shared, since it is only
+/// ever replaced whole.
+#[derive(Default)]
+pub(crate) struct CatalogState {
+    snapshot: Option<Arc<CatalogSnapshot>>,
+}
+
+impl<A: Access> Repos<A> {
+    async fn snapshot(&self) -> Option<Arc<CatalogSnapshot>> {
+        self.0.with_state(|s, _| s.catalog.snapshot.clone()).await
+    }
+}
+
+#[async_trait]
+impl<A: Access> CatalogRepository for Repos<A> {
+    async fn replace(&self, snapshot: &CatalogSnapshot) -> Result<(), RepoError> {
+        let mut sorted = snapshot.clone();
+        sorted.classes.sort_by_key(|c| c.id);
+        sorted.servers.sort_by_key(|s| s.id);
+        sorted.items.sort_by_key(|i| i.id);
+        self.0
+            .with_state(|s, undo| {
+                let before = s.catalog.snapshot.replace(Arc::new(sorted));
+                undo.push(move |s| s.catalog.snapshot = before);
+            })
+            .await;
+        Ok(())
+    }
+
+    async fn version(&self) -> Result<Option<String>, RepoError> {
+        Ok(self.snapshot().await.map(|s| s.version.clone()))
+    }
+
+    async fn classes(&self) -> Result<Vec<CharacterClass>, RepoError> {
+        Ok(self
+            .snapshot()
+            .await
+            .map(|s| s.classes.clone())
+            .unwrap_or_default())
+    }
+
+    async fn servers(&self) -> Result<Vec<GameServer>, RepoError> {
+        Ok(self
+            .snapshot()
+            .await
+            .map(|s| s.servers.clone())
+            .unwrap_or_default())
+    }
+
+    async fn items(
+        &self,
+        kind: Option<ItemKind>,
+        search: Option<&str>,
+        after: Option<ItemId>,
+        limit: usize,
+    ) -> Result<Vec<CatalogItem>, RepoError> {
+        let Some(snapshot) = self.snapshot().await else {
+            return Ok(Vec::new());
+        };
+        let search = search.map(str::to_lowercase);
+        let start = after.map_or(0, |after| snapshot.items.partition_point(|i| i.id <= after));
+        Ok(snapshot.items[start..]
+            .iter()
+            .filter(|i| kind.is_none_or(|k| i.kind == k))
+            .filter(|i| {
+                search
+                    .as_deref()
+                    .is_none_or(|s| i.name.to_lowercase().contains(s))
+            })
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn count_items(&self, kind: ItemKind) -> Result<u64, RepoError> {
+        Ok(self.snapshot().await.map_or(0, |s| {
+            s.items.iter().filter(|i| i.kind == kind).count() as u64
+        }))
+    }
+}

@@ -1,0 +1,265 @@
+//! `CatalogRepository` on PostgreSQL.
+//!
+//! A replacement deletes the whole catalog and inserts the new one in one
+//! transaction (the caller's, or one of its own), so every single read sees
+//! the old catalog or the new one. Readers are never blocked: the lock a
+//! replacement takes only keeps out other replacements.
+
+use async_trait::async_trait;
+use domain::ports::CatalogRepository;
+use domain::{
+    CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, RepoError,
+    ServerId,
+};
+use sea_query::extension::postgres::PgExpr;
+use sea_query::{
+    Expr, ExprTrait, IntoIden, Order, PostgresQueryBuilder, Query, SelectStatement, SimpleExpr,
+};
+use sea_query_postgres::{PostgresBinder, PostgresValues};
+use tokio_postgres::Row;
+
+use crate::Repos;
+use crate::exec::{Exec, Statement, pg_limit};
+use crate::schema::{CatalogClasses, CatalogItems, CatalogMeta, CatalogServers};
+
+/// Rows per `INSERT`: 4 000 parameters for items, far below PostgreSQL's
+/// 65 535, and few enough round trips for the catalog's thousands of items.
+const CHUNK: usize = 1000;
+
+/// Taken first by every replacement, for the rest of its transaction. It
+/// conflicts with itself and with writes, not with reads: two replacements
+/// run one after the other (otherwise the second would not see, and so not
+/// delete, the rows the first inserts, and would collide with them), and
+/// readers go on reading the old catalog meanwhile.
+const LOCK: &str = "LOCK TABLE catalog_meta IN SHARE ROW EXCLUSIVE MODE";
+
+/// `text` with the characters `LIKE` gives a meaning to escaped, inside
+/// `%…%`: a substring match of exactly `text`. Backslash is the escape
+/// character `LIKE` uses when none is given.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Multi-row `INSERT`s of `rows` into `table`, `CHUNK` rows each.
+fn inserts<T, const N: usize>(
+    table: impl IntoIden + Copy,
+    columns: [impl IntoIden + Copy; N],
+    rows: &[T],
+    values: impl Fn(&T) -> [SimpleExpr; N],
+) -> impl Iterator<Item = Statement> {
+    rows.chunks(CHUNK).map(move |chunk| {
+        let mut insert = Query::insert();
+        insert.into_table(table).columns(columns);
+        for row in chunk {
+            insert.values_panic(values(row));
+        }
+        insert.build_postgres(PostgresQueryBuilder)
+    })
+}
+
+fn corrupt(table: &str, what: &str) -> RepoError {
+    RepoError::unknown(format!("corrupt {table} row: {what}"))
+}
+
+/// A name as the domain allows it: not blank.
+fn name(row: &Row, table: &str) -> Result<String, RepoError> {
+    let name: String = row.try_get("name").map_err(|_| corrupt(table, "name"))?;
+    if name.trim().is_empty() {
+        return Err(corrupt(table, "name"));
+    }
+    Ok(name)
+}
+
+fn class_from_row(row: &Row) -> Result<CharacterClass, RepoError> {
+    let table = "catalog_classes";
+    Ok(CharacterClass {
+        id: ClassId(row.try_get("id").map_err(|_| corrupt(table, "id"))?),
+        name: name(row, table)?,
+    })
+}
+
+fn server_from_row(row: &Row) -> Result<GameServer, RepoError> {
+    let table = "catalog_servers";
+    Ok(GameServer {
+        id: ServerId(row.try_get("id").map_err(|_| corrupt(table, "id"))?),
+        name: name(row, table)?,
+    })
+}
+
+fn item_from_row(row: &Row) -> Result<CatalogItem, RepoError> {
+    let table = "catalog_items";
+    let kind: String = row.try_get("kind").map_err(|_| corrupt(table, "kind"))?;
+    let level: i16 = row.try_get("level").map_err(|_| corrupt(table, "level"))?;
+    if !(1..=200).contains(&level) {
+        return Err(corrupt(table, "level"));
+    }
+    Ok(CatalogItem {
+        id: ItemId(row.try_get("id").map_err(|_| corrupt(table, "id"))?),
+        kind: ItemKind::parse(&kind).ok_or_else(|| corrupt(table, "kind"))?,
+        name: name(row, table)?,
+        level,
+    })
+}
+
+impl<E: Exec> Repos<E> {
+    async fn catalog_rows<T>(
+        &self,
+        query: &SelectStatement,
+        from_row: fn(&Row) -> Result<T, RepoError>,
+    ) -> Result<Vec<T>, RepoError> {
+        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
+        let rows = self.0.query(&sql, &values.as_params()).await?;
+        rows.iter().map(from_row).collect()
+    }
+}
+
+#[async_trait]
+impl<E: Exec> CatalogRepository for Repos<E> {
+    async fn replace(&self, snapshot: &CatalogSnapshot) -> Result<(), RepoError> {
+        let mut statements: Vec<Statement> = vec![(LOCK.to_owned(), PostgresValues(Vec::new()))];
+        statements.extend(
+            [
+                Query::delete().from_table(CatalogItems::Table).to_owned(),
+                Query::delete().from_table(CatalogClasses::Table).to_owned(),
+                Query::delete().from_table(CatalogServers::Table).to_owned(),
+                Query::delete().from_table(CatalogMeta::Table).to_owned(),
+            ]
+            .iter()
+            .map(|delete| delete.build_postgres(PostgresQueryBuilder)),
+        );
+        statements.push(
+            Query::insert()
+                .into_table(CatalogMeta::Table)
+                .columns([CatalogMeta::Version])
+                .values_panic([snapshot.version.as_str().into()])
+                .build_postgres(PostgresQueryBuilder),
+        );
+        statements.extend(inserts(
+            CatalogClasses::Table,
+            [CatalogClasses::Id, CatalogClasses::Name],
+            &snapshot.classes,
+            |c| [c.id.0.into(), c.name.as_str().into()],
+        ));
+        statements.extend(inserts(
+            CatalogServers::Table,
+            [CatalogServers::Id, CatalogServers::Name],
+            &snapshot.servers,
+            |s| [s.id.0.into(), s.name.as_str().into()],
+        ));
+        statements.extend(inserts(
+            CatalogItems::Table,
+            [
+                CatalogItems::Id,
+                CatalogItems::Kind,
+                CatalogItems::Name,
+                CatalogItems::Level,
+            ],
+            &snapshot.items,
+            |i| {
+                [
+                    i.id.0.into(),
+                    i.kind.as_str().into(),
+                    i.name.as_str().into(),
+                    i.level.into(),
+                ]
+            },
+        ));
+        self.0.execute_all(&statements).await
+    }
+
+    async fn version(&self) -> Result<Option<String>, RepoError> {
+        let (sql, values) = Query::select()
+            .column(CatalogMeta::Version)
+            .from(CatalogMeta::Table)
+            .build_postgres(PostgresQueryBuilder);
+        let rows = self.0.query(&sql, &values.as_params()).await?;
+        rows.first()
+            .map(|row| {
+                row.try_get("version")
+                    .map_err(|_| corrupt("catalog_meta", "version"))
+            })
+            .transpose()
+    }
+
+    async fn classes(&self) -> Result<Vec<CharacterClass>, RepoError> {
+        let query = Query::select()
+            .columns([CatalogClasses::Id, CatalogClasses::Name])
+            .from(CatalogClasses::Table)
+            .order_by(CatalogClasses::Id, Order::Asc)
+            .to_owned();
+        self.catalog_rows(&query, class_from_row).await
+    }
+
+    async fn servers(&self) -> Result<Vec<GameServer>, RepoError> {
+        let query = Query::select()
+            .columns([CatalogServers::Id, CatalogServers::Name])
+            .from(CatalogServers::Table)
+            .order_by(CatalogServers::Id, Order::Asc)
+            .to_owned();
+        self.catalog_rows(&query, server_from_row).await
+    }
+
+    async fn items(
+        &self,
+        kind: Option<ItemKind>,
+        search: Option<&str>,
+        after: Option<ItemId>,
+        limit: usize,
+    ) -> Result<Vec<CatalogItem>, RepoError> {
+        let mut query = Query::select();
+        query
+            .columns([
+                CatalogItems::Id,
+                CatalogItems::Kind,
+                CatalogItems::Name,
+                CatalogItems::Level,
+            ])
+            .from(CatalogItems::Table)
+            .order_by(CatalogItems::Id, Order::Asc)
+            .limit(pg_limit(limit));
+        if let Some(kind) = kind {
+            query.and_where(Expr::col(CatalogItems::Kind).eq(kind.as_str()));
+        }
+        if let Some(search) = search {
+            query.and_where(Expr::col(CatalogItems::Name).ilike(contains_pattern(search)));
+        }
+        if let Some(after) = after {
+            query.and_where(Expr::col(CatalogItems::Id).gt(after.0));
+        }
+        self.catalog_rows(&query, item_from_row).await
+    }
+
+    async fn count_items(&self, kind: ItemKind) -> Result<u64, RepoError> {
+        let (sql, values) = Query::select()
+            .expr(Expr::col(CatalogItems::Id).count())
+            .from(CatalogItems::Table)
+            .and_where(Expr::col(CatalogItems::Kind).eq(kind.as_str()))
+            .build_postgres(PostgresQueryBuilder);
+        let rows = self.0.query(&sql, &values.as_params()).await?;
+        let count: i64 = rows
+            .first()
+            .and_then(|row| row.try_get(0).ok())
+            .ok_or_else(|| RepoError::unknown("COUNT returned no row"))?;
+        u64::try_from(count).map_err(|_| RepoError::unknown("COUNT returned a negative number"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(contains_pattern("a%b_c\\d"), "%a\\%b\\_c\\\\d%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
+}

@@ -1,0 +1,105 @@
+//! API keys: long-lived credentials a user creates for scripts and tools.
+//! They act as their owner on the roster routes, never on the account's
+//! own security (auth, keys, admin). Stored only as SHA-256.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
+
+use crate::error::FieldError;
+use crate::ids::{ApiKeyId, UserId};
+use crate::ports::Random;
+use crate::token::TokenHash;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub owner: UserId,
+    pub name: ApiKeyName,
+    /// The first characters of the key (`rk_` and 8 more), shown in lists so
+    /// a user can tell keys apart. Not enough to use it.
+    pub prefix: String,
+    pub key_hash: TokenHash,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl ApiKey {
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+/// A key's label: 1–100 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyName(String);
+
+impl ApiKeyName {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        match name.chars().count() {
+            0 => Err(FieldError::new("name", "must not be empty")),
+            1..=100 if !name.chars().any(char::is_control) => Ok(Self(name.to_owned())),
+            1..=100 => Err(FieldError::new(
+                "name",
+                "must not contain control characters",
+            )),
+            _ => Err(FieldError::new("name", "must be at most 100 characters")),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The secret itself: `rk_` and 32 random bytes in base64url. Shown once.
+#[derive(Clone)]
+pub struct ApiKeySecret(SecretString);
+
+impl ApiKeySecret {
+    pub const PREFIX: &'static str = "rk_";
+    const SHOWN: usize = 11; // "rk_" + 8
+
+    pub fn generate(random: &dyn Random) -> Self {
+        let mut bytes = [0u8; 32];
+        random.fill(&mut bytes);
+        Self(SecretString::from(format!(
+            "{}{}",
+            Self::PREFIX,
+            URL_SAFE_NO_PAD.encode(bytes)
+        )))
+    }
+
+    /// Whether a bearer credential looks like an API key (not a PASETO).
+    pub fn looks_like(credential: &str) -> bool {
+        credential.starts_with(Self::PREFIX)
+    }
+
+    pub fn from_client(raw: &str) -> Self {
+        Self(SecretString::from(raw))
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(self.0.expose_secret())
+    }
+
+    pub fn prefix(&self) -> String {
+        self.0.expose_secret().chars().take(Self::SHOWN).collect()
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeySecret([redacted])")
+    }
+}
