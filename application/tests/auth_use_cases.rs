@@ -714,6 +714,13 @@ mock! {
         ) -> Result<bool, RepoError>;
         async fn set_role(&self, id: UserId, role: Role, at: OffsetDateTime) -> Result<bool, RepoError>;
         async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
+        async fn set_disabled(&self, id: UserId, disabled: bool, at: OffsetDateTime) -> Result<bool, RepoError>;
+        async fn list<'a>(
+            &self,
+            search: Option<&'a str>,
+            after: Option<UserId>,
+            limit: usize,
+        ) -> Result<Vec<domain::User>, RepoError>;
     }
 }
 

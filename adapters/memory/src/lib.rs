@@ -250,6 +250,61 @@ impl<A: Access> UserRepository for Repos<A> {
             .await;
         Ok(())
     }
+
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, undo| {
+                let exists = s.users.contains_key(&id);
+                s.update_user(id, undo, |user| {
+                    if user.disabled == disabled {
+                        return false;
+                    }
+                    user.disabled = disabled;
+                    user.updated_at = at;
+                    true
+                });
+                exists
+            })
+            .await)
+    }
+
+    async fn list(
+        &self,
+        search: Option<&str>,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, RepoError> {
+        let search = search.map(str::to_lowercase);
+        let matches = |user: &User| {
+            search.as_deref().is_none_or(|s| {
+                user.email.as_str().to_lowercase().contains(s)
+                    || user.display_name.as_str().to_lowercase().contains(s)
+            })
+        };
+        Ok(self
+            .0
+            .with_state(|s, _| {
+                // Users are few next to sessions; a scan and a sort keep the
+                // state free of a second index that every write would keep up.
+                let mut found: Vec<User> = s
+                    .users
+                    .values()
+                    .filter(|user| after.is_none_or(|after| user.id > after))
+                    .filter(|user| matches(user))
+                    .cloned()
+                    .collect();
+                found.sort_by_key(|user| user.id);
+                found.truncate(limit);
+                found
+            })
+            .await)
+    }
 }
 
 #[async_trait]

@@ -36,7 +36,7 @@ const LOCK: &str = "LOCK TABLE catalog_meta IN SHARE ROW EXCLUSIVE MODE";
 /// `text` with the characters `LIKE` gives a meaning to escaped, inside
 /// `%…%`: a substring match of exactly `text`. Backslash is the escape
 /// character `LIKE` uses when none is given.
-fn contains_pattern(text: &str) -> String {
+pub(crate) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
     pattern.push('%');
     for c in text.chars() {

@@ -3,13 +3,15 @@
 use async_trait::async_trait;
 use domain::ports::UserRepository;
 use domain::{DisplayName, Email, PasswordHash, RepoError, Role, User, UserId};
-use sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, SelectStatement};
+use sea_query::extension::postgres::PgExpr;
+use sea_query::{Cond, Expr, ExprTrait, Order, PostgresQueryBuilder, Query, SelectStatement};
 use sea_query_postgres::PostgresBinder;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use crate::Repos;
-use crate::exec::Exec;
+use crate::catalog::contains_pattern;
+use crate::exec::{Exec, pg_limit};
 use crate::schema::Users;
 
 const COLUMNS: [Users; 9] = [
@@ -156,5 +158,57 @@ impl<E: Exec> UserRepository for Repos<E> {
             .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
             .build_postgres(PostgresQueryBuilder);
         self.0.execute(&sql, &values.as_params()).await.map(|_| ())
+    }
+
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        // `updated_at` moves only when the flag really changes.
+        let (sql, values) = Query::update()
+            .table(Users::Table)
+            .value(Users::Disabled, disabled)
+            .value(
+                Users::UpdatedAt,
+                Expr::case(
+                    Expr::col(Users::Disabled).eq(disabled),
+                    Expr::col(Users::UpdatedAt),
+                )
+                .finally(at),
+            )
+            .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
+            .build_postgres(PostgresQueryBuilder);
+        Ok(self.0.execute(&sql, &values.as_params()).await? == 1)
+    }
+
+    async fn list(
+        &self,
+        search: Option<&str>,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, RepoError> {
+        // By primary key: the keyset walk is an index range scan. A search
+        // is a substring match, which no b-tree serves; it filters that scan.
+        let mut filter = Cond::all();
+        if let Some(search) = search {
+            let pattern = contains_pattern(search);
+            filter = filter.add(
+                Cond::any()
+                    .add(Expr::col(Users::Email).ilike(pattern.clone()))
+                    .add(Expr::col(Users::DisplayName).ilike(pattern)),
+            );
+        }
+        if let Some(after) = after {
+            filter = filter.add(Expr::col(Users::Id).gt(after.as_uuid()));
+        }
+        let (sql, values) = select()
+            .cond_where(filter)
+            .order_by(Users::Id, Order::Asc)
+            .limit(pg_limit(limit))
+            .build_postgres(PostgresQueryBuilder);
+        let rows = self.0.query(&sql, &values.as_params()).await?;
+        rows.iter().map(from_row).collect()
     }
 }

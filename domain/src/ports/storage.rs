@@ -76,6 +76,29 @@ pub trait UserRepository: Send + Sync {
     /// Records a successful login in `last_login_at` (`updated_at` is left
     /// alone: a login is not an edit). No-op for an unknown id.
     async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
+
+    /// Disables (`true`) or re-enables (`false`) the user; on a change
+    /// `updated_at` becomes `at`. Returns whether a user has this id. Ending
+    /// the user's sessions and API keys is the caller's business (in the same
+    /// transaction), not this method's.
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError>;
+
+    /// Users whose e-mail or display name contains `search` ignoring case
+    /// (every user when `None`; `%`, `_` and `\` are plain characters), with
+    /// an id above `after` when given, by id ascending — ids being UUIDv7,
+    /// that is creation order — at most `limit`. Keyset paging: users who
+    /// register meanwhile never shift the pages after the current one.
+    async fn list(
+        &self,
+        search: Option<&str>,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, RepoError>;
 }
 
 /// Login sessions. Every method that acts on a user's sessions takes the

@@ -56,6 +56,12 @@ fn v7_at(now: OffsetDateTime) -> Uuid {
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
 
+/// A fresh user id whose time part is `now`, for users whose order a
+/// behaviour arranges.
+pub fn new_user_id_at(now: OffsetDateTime) -> UserId {
+    UserId::from_uuid(v7_at(now))
+}
+
 /// A fresh session id whose time part is `now`.
 pub fn new_session_id_at(now: OffsetDateTime) -> SessionId {
     SessionId::from_uuid(v7_at(now))

@@ -63,6 +63,21 @@ macro_rules! storage_conformance {
                 concurrent_password_replacements_from_the_same_hash_have_exactly_one_winner,
                 recording_a_login_sets_last_login_at,
                 recording_a_login_for_an_unknown_user_changes_nothing,
+                setting_a_new_role_changes_it_and_moves_updated_at,
+                setting_the_same_role_leaves_updated_at_alone,
+                disabling_a_user_sets_the_flag_and_moves_updated_at,
+                enabling_a_disabled_user_clears_the_flag,
+                setting_the_disabled_flag_it_already_has_returns_true_and_changes_nothing,
+                setting_the_role_or_flag_of_an_unknown_user_returns_false,
+                disabling_in_a_transaction_dropped_without_commit_changes_nothing,
+                listing_returns_every_user_by_id_with_every_field,
+                listing_an_empty_store_returns_nothing,
+                listing_returns_at_most_limit_users_the_lowest_ids,
+                listing_after_an_id_returns_only_higher_ids_and_not_that_one,
+                paging_users_with_after_returns_each_exactly_once_even_when_others_register,
+                searching_users_matches_a_substring_of_the_email_or_name_ignoring_case,
+                searching_users_takes_percent_underscore_and_backslash_literally,
+                paging_a_search_returns_each_match_exactly_once,
             ]);
 
             $crate::storage_conformance!(@group $fresh, sessions [
