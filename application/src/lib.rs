@@ -9,5 +9,6 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 mod context;
+mod cursor;
 
 pub use context::ClientInfo;

@@ -147,6 +147,24 @@ pub enum RoleDto {
     Admin,
 }
 
+impl From<domain::Role> for RoleDto {
+    fn from(role: domain::Role) -> Self {
+        match role {
+            domain::Role::User => Self::User,
+            domain::Role::Admin => Self::Admin,
+        }
+    }
+}
+
+impl From<RoleDto> for domain::Role {
+    fn from(role: RoleDto) -> Self {
+        match role {
+            RoleDto::User => Self::User,
+            RoleDto::Admin => Self::Admin,
+        }
+    }
+}
+
 /// A registered user.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
@@ -164,10 +182,7 @@ impl From<User> for UserDto {
             id: user.id.as_uuid(),
             email: user.email.as_str().to_owned(),
             display_name: user.display_name.as_str().to_owned(),
-            role: match user.role {
-                domain::Role::User => RoleDto::User,
-                domain::Role::Admin => RoleDto::Admin,
-            },
+            role: user.role.into(),
             created_at: user.created_at,
         }
     }

@@ -267,6 +267,21 @@ impl From<application::api_keys::ApiKeyError> for ApiError {
     }
 }
 
+impl From<application::admin::AdminError> for ApiError {
+    fn from(error: application::admin::AdminError) -> Self {
+        use application::admin::AdminError;
+        match error {
+            AdminError::Forbidden => Self::new(ErrorCode::Forbidden, error.to_string()),
+            AdminError::NotFound | AdminError::NoSuchUser(_) => {
+                Self::new(ErrorCode::NotFound, "not found")
+            }
+            AdminError::Validation(errors) => Self::validation(&errors),
+            AdminError::Conflict(message) => Self::new(ErrorCode::Conflict, message),
+            AdminError::Storage(error) => error.into(),
+        }
+    }
+}
+
 impl From<application::catalog::CatalogError> for ApiError {
     fn from(error: application::catalog::CatalogError) -> Self {
         use application::catalog::CatalogError;

@@ -9,6 +9,7 @@
 // its statuses, so it is not boxed.
 #![allow(clippy::result_large_err)]
 
+mod admin_api;
 mod api_keys_api;
 mod audit_api;
 mod auth_api;
@@ -24,6 +25,7 @@ mod system_api;
 
 use std::sync::Arc;
 
+use application::admin::AdminService;
 use application::api_keys::ApiKeyService;
 use application::auth::AuthService;
 use domain::ports::{Clock, Random, Storage};
@@ -35,6 +37,7 @@ use poem_openapi::OpenApiService;
 pub use auth_api::{CookiePolicy, REFRESH_COOKIE};
 pub use error::ErrorCode;
 
+use crate::admin_api::AdminApi;
 use crate::api_keys_api::ApiKeysApi;
 use crate::audit_api::AuditApi;
 use crate::auth_api::AuthApi;
@@ -71,7 +74,14 @@ impl HttpConfig {
     }
 }
 
-type Apis = (AuthApi, ApiKeysApi, AuditApi, CatalogApi, SystemApi);
+type Apis = (
+    AuthApi,
+    ApiKeysApi,
+    AuditApi,
+    AdminApi,
+    CatalogApi,
+    SystemApi,
+);
 
 fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()> {
     let apis = (
@@ -87,6 +97,13 @@ fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()>
         },
         AuditApi {
             storage: Arc::clone(&deps.storage),
+        },
+        AdminApi {
+            admin: Arc::new(AdminService::new(
+                Arc::clone(&deps.storage),
+                Arc::clone(&deps.clock),
+                Arc::clone(&deps.random),
+            )),
         },
         CatalogApi {
             storage: Arc::clone(&deps.storage),
