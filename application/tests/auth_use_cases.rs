@@ -698,29 +698,50 @@ mock! {
     }
 }
 
-mock! {
-    Users {}
-    #[async_trait]
-    impl UserRepository for Users {
-        async fn insert(&self, user: &domain::User) -> Result<(), RepoError>;
-        async fn find_by_id(&self, id: UserId) -> Result<Option<domain::User>, RepoError>;
-        async fn find_by_email(&self, email: &Email) -> Result<Option<domain::User>, RepoError>;
-        async fn replace_password_hash(
-            &self,
-            id: UserId,
-            current: &PasswordHash,
-            new: &PasswordHash,
-            at: OffsetDateTime,
-        ) -> Result<bool, RepoError>;
-        async fn set_role(&self, id: UserId, role: Role, at: OffsetDateTime) -> Result<bool, RepoError>;
-        async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError>;
-        async fn set_disabled(&self, id: UserId, disabled: bool, at: OffsetDateTime) -> Result<bool, RepoError>;
-        async fn list<'a>(
-            &self,
-            search: Option<&'a str>,
-            after: Option<UserId>,
-            limit: usize,
-        ) -> Result<Vec<domain::User>, RepoError>;
+/// A user repository whose database is down: every call answers
+/// `Unavailable`, as the PostgreSQL adapter does when it loses the server.
+struct UnavailableUsers;
+
+fn down() -> RepoError {
+    RepoError::Unavailable("connection refused".into())
+}
+
+#[async_trait]
+impl UserRepository for UnavailableUsers {
+    async fn insert(&self, _: &domain::User) -> Result<(), RepoError> {
+        Err(down())
+    }
+    async fn find_by_id(&self, _: UserId) -> Result<Option<domain::User>, RepoError> {
+        Err(down())
+    }
+    async fn find_by_email(&self, _: &Email) -> Result<Option<domain::User>, RepoError> {
+        Err(down())
+    }
+    async fn replace_password_hash(
+        &self,
+        _: UserId,
+        _: &PasswordHash,
+        _: &PasswordHash,
+        _: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        Err(down())
+    }
+    async fn set_role(&self, _: UserId, _: Role, _: OffsetDateTime) -> Result<bool, RepoError> {
+        Err(down())
+    }
+    async fn record_login(&self, _: UserId, _: OffsetDateTime) -> Result<(), RepoError> {
+        Err(down())
+    }
+    async fn set_disabled(&self, _: UserId, _: bool, _: OffsetDateTime) -> Result<bool, RepoError> {
+        Err(down())
+    }
+    async fn list(
+        &self,
+        _: Option<&str>,
+        _: Option<UserId>,
+        _: usize,
+    ) -> Result<Vec<domain::User>, RepoError> {
+        Err(down())
     }
 }
 
@@ -797,9 +818,9 @@ async fn a_failed_rehash_does_not_fail_the_login() {
     assert!(result.is_ok(), "{result:?}");
 }
 
-/// Memory storage whose user repository is a mock, for storage failures.
+/// Memory storage whose user repository is down, for storage failures.
 struct StorageWithUsers {
-    users: MockUsers,
+    users: UnavailableUsers,
     memory: MemoryStorage,
 }
 
@@ -830,12 +851,8 @@ impl Storage for StorageWithUsers {
 
 #[tokio::test]
 async fn a_storage_outage_answers_unavailable() {
-    let mut users = MockUsers::new();
-    users
-        .expect_find_by_email()
-        .returning(|_| Err(RepoError::Unavailable("connection refused".into())));
     let storage = Arc::new(StorageWithUsers {
-        users,
+        users: UnavailableUsers,
         memory: MemoryStorage::new(),
     });
     let auth = service(
