@@ -1,0 +1,395 @@
+//! Administration use cases on the memory adapters: who may call them, the
+//! self-lockout rule, and that disabling a user, its revocations and its
+//! audit entry land together or not at all.
+
+use std::sync::Arc;
+
+use adapter_memory::MemoryStorage;
+use adapter_system::{ManualClock, OsRandom};
+use application::ClientInfo;
+use application::admin::{AdminError, AdminService, UserPatch};
+use application::api_keys::ApiKeyService;
+use application::auth::Principal;
+use async_trait::async_trait;
+use domain::ports::{
+    ApiKeyRepository, AuditRepository, CatalogRepository, Clock, SessionRepository, Storage,
+    Transaction, UserRepository,
+};
+use domain::{
+    AuditEntry, AuditFilter, AuditId, AuditValue, DisplayName, Email, FamilyId, PasswordHash,
+    RefreshToken, RepoError, Role, Session, SessionId, User, UserId,
+};
+use time::Duration;
+
+struct Harness {
+    storage: Arc<MemoryStorage>,
+    clock: Arc<ManualClock>,
+    admin: AdminService,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let storage = Arc::new(MemoryStorage::new());
+        let clock = Arc::new(ManualClock::starting_now());
+        let admin = AdminService::new(storage.clone(), clock.clone(), Arc::new(OsRandom));
+        Self {
+            storage,
+            clock,
+            admin,
+        }
+    }
+
+    /// A stored user with `role`, one live session and one API key.
+    async fn user(&self, name: &str, role: Role) -> Principal {
+        let now = self.clock.now();
+        let id = UserId::generate(now, &OsRandom);
+        let user = User {
+            id,
+            email: Email::parse(&format!("{name}@example.com")).expect("email"),
+            display_name: DisplayName::parse(name).expect("name"),
+            role,
+            password_hash: PasswordHash::new("$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$aGFzaA".into()),
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        };
+        self.storage.users().insert(&user).await.expect("user");
+        let session = Session {
+            id: SessionId::generate(now, &OsRandom),
+            user_id: id,
+            family_id: FamilyId::generate(now, &OsRandom),
+            refresh_token_hash: RefreshToken::generate(&OsRandom).hash(),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + Duration::days(7),
+            family_expires_at: now + Duration::days(30),
+            revoked_at: None,
+            revoke_reason: None,
+            replaced_by: None,
+            sealed_refresh_token: None,
+            user_agent: None,
+            ip: None,
+        };
+        self.storage
+            .sessions()
+            .insert(&session)
+            .await
+            .expect("session");
+        ApiKeyService::new(self.storage.clone(), self.clock.clone(), Arc::new(OsRandom))
+            .create(id, "script", None, &ClientInfo::default())
+            .await
+            .expect("key");
+        Principal {
+            user_id: id,
+            session_id: session.id,
+            role,
+        }
+    }
+
+    async fn stored(&self, id: UserId) -> User {
+        self.storage
+            .users()
+            .find_by_id(id)
+            .await
+            .expect("find")
+            .expect("the user")
+    }
+
+    async fn live_sessions(&self, id: UserId) -> usize {
+        self.storage
+            .sessions()
+            .list_active(id, self.clock.now())
+            .await
+            .expect("sessions")
+            .len()
+    }
+
+    async fn live_keys(&self, id: UserId) -> usize {
+        self.storage.api_keys().list(id).await.expect("keys").len()
+    }
+
+    async fn updates_of(&self, id: UserId) -> Vec<AuditEntry> {
+        let filter = AuditFilter {
+            resource_id: Some(id.to_string()),
+            ..AuditFilter::default()
+        };
+        let entries = self
+            .storage
+            .audit()
+            .list(&filter, None, 100)
+            .await
+            .expect("audit");
+        entries
+            .into_iter()
+            .filter(|e| e.action == "user.updated")
+            .collect()
+    }
+}
+
+const DISABLE: UserPatch = UserPatch {
+    role: None,
+    disabled: Some(true),
+};
+
+#[tokio::test]
+async fn a_caller_without_the_admin_role_is_forbidden_everything() {
+    let h = Harness::new();
+    let user = h.user("ana", Role::User).await;
+    let other = h.user("bob", Role::User).await;
+
+    let list = h.admin.list_users(&user, None, None, 10).await;
+    let update = h
+        .admin
+        .update_user(&user, other.user_id, DISABLE, &ClientInfo::default())
+        .await;
+    let trail = h
+        .admin
+        .audit(&user, &AuditFilter::default(), None, 10)
+        .await;
+
+    assert!(matches!(list, Err(AdminError::Forbidden)), "{list:?}");
+    assert!(matches!(update, Err(AdminError::Forbidden)), "{update:?}");
+    assert!(matches!(trail, Err(AdminError::Forbidden)), "{trail:?}");
+    assert!(!h.stored(other.user_id).await.disabled);
+}
+
+#[tokio::test]
+async fn disabling_revokes_every_session_and_key_and_records_the_change() {
+    let h = Harness::new();
+    let admin = h.user("admin", Role::Admin).await;
+    let user = h.user("ana", Role::User).await;
+    let bystander = h.user("bob", Role::User).await;
+    h.clock.advance(Duration::seconds(5));
+
+    let updated = h
+        .admin
+        .update_user(&admin, user.user_id, DISABLE, &ClientInfo::default())
+        .await
+        .expect("update");
+
+    assert!(updated.disabled);
+    assert_eq!(h.stored(user.user_id).await, updated);
+    assert_eq!(h.live_sessions(user.user_id).await, 0);
+    assert_eq!(h.live_keys(user.user_id).await, 0);
+    assert_eq!(h.live_sessions(bystander.user_id).await, 1);
+    assert_eq!(h.live_keys(bystander.user_id).await, 1);
+    let entries = h.updates_of(user.user_id).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].actor_id, Some(admin.user_id));
+    assert_eq!(entries[0].resource_type, "user");
+    let changes: Vec<(&str, &AuditValue, &AuditValue)> = entries[0]
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), &c.from, &c.to))
+        .collect();
+    assert_eq!(
+        changes,
+        [(
+            "disabled",
+            &AuditValue::Bool(false),
+            &AuditValue::Bool(true)
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_admin_cannot_demote_or_disable_themself() {
+    let h = Harness::new();
+    let admin = h.user("admin", Role::Admin).await;
+    let demote = UserPatch {
+        role: Some(Role::User),
+        disabled: None,
+    };
+
+    let demoted = h
+        .admin
+        .update_user(&admin, admin.user_id, demote, &ClientInfo::default())
+        .await;
+    let disabled = h
+        .admin
+        .update_user(&admin, admin.user_id, DISABLE, &ClientInfo::default())
+        .await;
+
+    assert!(
+        matches!(demoted, Err(AdminError::Conflict(_))),
+        "{demoted:?}"
+    );
+    assert!(
+        matches!(disabled, Err(AdminError::Conflict(_))),
+        "{disabled:?}"
+    );
+    let stored = h.stored(admin.user_id).await;
+    assert_eq!((stored.role, stored.disabled), (Role::Admin, false));
+    assert!(h.updates_of(admin.user_id).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_patch_is_invalid_and_an_unknown_user_is_not_found() {
+    let h = Harness::new();
+    let admin = h.user("admin", Role::Admin).await;
+    let user = h.user("ana", Role::User).await;
+
+    let empty = h
+        .admin
+        .update_user(
+            &admin,
+            user.user_id,
+            UserPatch::default(),
+            &ClientInfo::default(),
+        )
+        .await;
+    let unknown = h
+        .admin
+        .update_user(
+            &admin,
+            UserId::generate(h.clock.now(), &OsRandom),
+            DISABLE,
+            &ClientInfo::default(),
+        )
+        .await;
+
+    assert!(matches!(empty, Err(AdminError::Validation(_))), "{empty:?}");
+    assert!(matches!(unknown, Err(AdminError::NotFound)), "{unknown:?}");
+}
+
+#[tokio::test]
+async fn when_the_audit_entry_cannot_be_written_the_user_stays_enabled_with_every_credential() {
+    let h = Harness::new();
+    let admin = h.user("admin", Role::Admin).await;
+    let user = h.user("ana", Role::User).await;
+    let failing = AdminService::new(
+        Arc::new(AuditFailsInTransactions(h.storage.clone())),
+        h.clock.clone(),
+        Arc::new(OsRandom),
+    );
+    let patch = UserPatch {
+        role: Some(Role::Admin),
+        disabled: Some(true),
+    };
+
+    let result = failing
+        .update_user(&admin, user.user_id, patch, &ClientInfo::default())
+        .await;
+
+    assert!(matches!(result, Err(AdminError::Storage(_))), "{result:?}");
+    let stored = h.stored(user.user_id).await;
+    assert_eq!((stored.role, stored.disabled), (Role::User, false));
+    assert_eq!(h.live_sessions(user.user_id).await, 1);
+    assert_eq!(h.live_keys(user.user_id).await, 1);
+}
+
+#[tokio::test]
+async fn the_user_list_pages_by_creation_and_searches() {
+    let h = Harness::new();
+    let admin = h.user("admin", Role::Admin).await;
+    let mut everyone = vec![admin.user_id];
+    for name in ["ana", "bob", "cid"] {
+        h.clock.advance(Duration::milliseconds(2));
+        everyone.push(h.user(name, Role::User).await.user_id);
+    }
+
+    let first = h
+        .admin
+        .list_users(&admin, None, None, 3)
+        .await
+        .expect("first page");
+    let second = h
+        .admin
+        .list_users(&admin, None, first.next_cursor.as_deref(), 3)
+        .await
+        .expect("second page");
+    let found = h
+        .admin
+        .list_users(&admin, Some("BO"), None, 3)
+        .await
+        .expect("search");
+    let garbage = h.admin.list_users(&admin, None, Some("garbage!"), 3).await;
+
+    let walked: Vec<UserId> = first
+        .users
+        .iter()
+        .chain(&second.users)
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(walked, everyone);
+    assert_eq!(second.next_cursor, None);
+    assert_eq!(
+        found.users.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [everyone[2]]
+    );
+    assert!(
+        matches!(garbage, Err(AdminError::Validation(_))),
+        "{garbage:?}"
+    );
+}
+
+// --- A storage whose transactions cannot append to the audit trail ---------------
+
+struct AuditFailsInTransactions(Arc<MemoryStorage>);
+
+#[async_trait]
+impl Storage for AuditFailsInTransactions {
+    fn users(&self) -> &dyn UserRepository {
+        self.0.users()
+    }
+    fn sessions(&self) -> &dyn SessionRepository {
+        self.0.sessions()
+    }
+    fn audit(&self) -> &dyn AuditRepository {
+        self.0.audit()
+    }
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        self.0.api_keys()
+    }
+    fn catalog(&self) -> &dyn CatalogRepository {
+        self.0.catalog()
+    }
+    async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
+        Ok(Box::new(FailingAuditTx(self.0.begin().await?)))
+    }
+    async fn ping(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+}
+
+struct FailingAuditTx(Box<dyn Transaction>);
+
+struct FailingAudit;
+
+#[async_trait]
+impl AuditRepository for FailingAudit {
+    async fn append(&self, _: &AuditEntry) -> Result<(), RepoError> {
+        Err(RepoError::Unavailable("the audit table is gone".into()))
+    }
+    async fn list(
+        &self,
+        _: &AuditFilter,
+        _: Option<AuditId>,
+        _: usize,
+    ) -> Result<Vec<AuditEntry>, RepoError> {
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl Transaction for FailingAuditTx {
+    fn users(&self) -> &dyn UserRepository {
+        self.0.users()
+    }
+    fn sessions(&self) -> &dyn SessionRepository {
+        self.0.sessions()
+    }
+    fn audit(&self) -> &dyn AuditRepository {
+        &FailingAudit
+    }
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        self.0.api_keys()
+    }
+    fn catalog(&self) -> &dyn CatalogRepository {
+        self.0.catalog()
+    }
+    async fn commit(self: Box<Self>) -> Result<(), RepoError> {
+        self.0.commit().await
+    }
+}
