@@ -56,6 +56,7 @@ impl From<AuditError> for AdminError {
 pub async fn grant_admin(
     storage: &dyn Storage,
     clock: &dyn Clock,
+    random: &dyn Random,
     email: &Email,
 ) -> Result<(), AdminError> {
     let user = storage
@@ -63,10 +64,28 @@ pub async fn grant_admin(
         .find_by_email(email)
         .await?
         .ok_or_else(|| AdminError::NoSuchUser(email.to_string()))?;
-    storage
-        .users()
-        .set_role(user.id, Role::Admin, clock.now())
-        .await?;
+    if user.role == Role::Admin {
+        return Ok(());
+    }
+    let now = clock.now();
+    // The operator acts from a shell, not as a user: the actor is the system.
+    let entry = audit::entry(
+        now,
+        random,
+        &ClientInfo::default(),
+        None,
+        "user.updated",
+        Resource::new("user", user.id),
+        vec![Change {
+            field: "role".into(),
+            from: user.role.as_str().into(),
+            to: Role::Admin.as_str().into(),
+        }],
+    );
+    let tx = storage.begin().await?;
+    tx.users().set_role(user.id, Role::Admin, now).await?;
+    tx.audit().append(&entry).await?;
+    tx.commit().await?;
     tracing::info!(user.id = %user.id, "admin role granted");
     Ok(())
 }

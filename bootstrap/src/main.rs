@@ -114,7 +114,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let storage = bootstrap::open_storage(&config).await?;
             let email = domain::Email::parse(&email)
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.field, e.message))?;
-            application::admin::grant_admin(storage.storage.as_ref(), &SystemClock, &email).await?;
+            application::admin::grant_admin(
+                storage.storage.as_ref(),
+                &SystemClock,
+                &OsRandom,
+                &email,
+            )
+            .await?;
             println!("{email} is now an admin");
             Ok(())
         }

@@ -353,13 +353,31 @@ async fn grant_admin_gives_the_admin_role_from_the_next_login() {
     let storage = database.storage().await;
     let email = Email::parse(&user.email).expect("a valid e-mail");
 
-    grant_admin(&storage, &SystemClock, &email)
+    grant_admin(&storage, &SystemClock, &OsRandom, &email)
         .await
         .expect("the role is granted");
 
     let login = app.login(&user.email, PASSWORD).await;
     login.expect_status(StatusCode::OK);
     assert_eq!(login.data()["user"]["role"], "admin", "{}", login.text);
+    let user_id = login.data()["user"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let filter = domain::AuditFilter {
+        resource_id: Some(user_id),
+        ..Default::default()
+    };
+    let trail = domain::ports::Storage::audit(&storage)
+        .list(&filter, None, 10)
+        .await
+        .expect("the trail");
+    let grant = trail
+        .iter()
+        .find(|e| e.action == "user.updated")
+        .expect("the grant is audited");
+    assert_eq!(grant.actor_id, None, "the operator acts as the system");
+    assert_eq!(grant.changes[0].field, "role");
 }
 
 #[tokio::test]
@@ -370,7 +388,7 @@ async fn grant_admin_to_an_unknown_email_is_refused() {
     let storage = database.storage().await;
     let email = Email::parse("nobody@example.com").expect("a valid e-mail");
 
-    let result = grant_admin(&storage, &SystemClock, &email).await;
+    let result = grant_admin(&storage, &SystemClock, &OsRandom, &email).await;
 
     assert!(
         matches!(result, Err(AdminError::NoSuchUser(_))),
