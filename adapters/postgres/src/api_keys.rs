@@ -3,10 +3,7 @@
 use async_trait::async_trait;
 use domain::ports::ApiKeyRepository;
 use domain::{ApiKey, ApiKeyId, ApiKeyName, RepoError, TokenHash, UserId};
-use sea_query::{
-    Expr, ExprTrait, Order, PostgresQueryBuilder, Query, SelectStatement, UpdateStatement,
-};
-use sea_query_postgres::PostgresBinder;
+use sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, UpdateStatement};
 use time::{Duration, OffsetDateTime};
 use tokio_postgres::Row;
 
@@ -72,23 +69,10 @@ fn revoke_where(owner: UserId, at: OffsetDateTime) -> UpdateStatement {
         .to_owned()
 }
 
-impl<E: Exec> Repos<E> {
-    async fn api_keys(&self, query: &SelectStatement) -> Result<Vec<ApiKey>, RepoError> {
-        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
-        let rows = self.0.query(&sql, &values.as_params()).await?;
-        rows.iter().map(from_row).collect()
-    }
-
-    async fn update_api_keys(&self, update: &UpdateStatement) -> Result<u64, RepoError> {
-        let (sql, values) = update.build_postgres(PostgresQueryBuilder);
-        self.0.execute(&sql, &values.as_params()).await
-    }
-}
-
 #[async_trait]
 impl<E: Exec> ApiKeyRepository for Repos<E> {
     async fn insert(&self, key: &ApiKey) -> Result<(), RepoError> {
-        let (sql, values) = Query::insert()
+        let statement = Query::insert()
             .into_table(ApiKeys::Table)
             .columns(COLUMNS)
             .values_panic([
@@ -102,15 +86,15 @@ impl<E: Exec> ApiKeyRepository for Repos<E> {
                 key.expires_at.into(),
                 key.revoked_at.into(),
             ])
-            .build_postgres(PostgresQueryBuilder);
-        self.0.execute(&sql, &values.as_params()).await.map(|_| ())
+            .to_owned();
+        self.write(&statement).await.map(|_| ())
     }
 
     async fn find_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKey>, RepoError> {
         let query = select()
             .and_where(Expr::col(ApiKeys::KeyHash).eq(hash.as_bytes().to_vec()))
             .to_owned();
-        Ok(self.api_keys(&query).await?.into_iter().next())
+        Ok(self.select(&query, from_row).await?.into_iter().next())
     }
 
     async fn list(&self, owner: UserId) -> Result<Vec<ApiKey>, RepoError> {
@@ -120,7 +104,7 @@ impl<E: Exec> ApiKeyRepository for Repos<E> {
             .order_by(ApiKeys::CreatedAt, Order::Desc)
             .order_by(ApiKeys::Id, Order::Desc)
             .to_owned();
-        self.api_keys(&query).await
+        self.select(&query, from_row).await
     }
 
     async fn revoke(
@@ -134,11 +118,11 @@ impl<E: Exec> ApiKeyRepository for Repos<E> {
         let update = revoke_where(owner, at)
             .and_where(Expr::col(ApiKeys::Id).eq(id.as_uuid()))
             .to_owned();
-        Ok(self.update_api_keys(&update).await? == 1)
+        Ok(self.write(&update).await? == 1)
     }
 
     async fn revoke_all(&self, owner: UserId, at: OffsetDateTime) -> Result<u64, RepoError> {
-        self.update_api_keys(&revoke_where(owner, at)).await
+        self.write(&revoke_where(owner, at)).await
     }
 
     async fn touch(
@@ -157,6 +141,6 @@ impl<E: Exec> ApiKeyRepository for Repos<E> {
                     .or(Expr::col(ApiKeys::LastUsedAt).lt(at - min_interval)),
             )
             .to_owned();
-        self.update_api_keys(&update).await.map(|_| ())
+        self.write(&update).await.map(|_| ())
     }
 }

@@ -8,8 +8,7 @@
 use async_trait::async_trait;
 use domain::ports::AuditRepository;
 use domain::{AuditEntry, AuditFilter, AuditId, AuditValue, Change, RepoError, UserId};
-use sea_query::{Expr, ExprTrait, Order, PostgresQueryBuilder, Query};
-use sea_query_postgres::PostgresBinder;
+use sea_query::{Expr, ExprTrait, Order, Query};
 use serde_json::{Map, Value as Json};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -109,7 +108,7 @@ fn from_row(row: &Row) -> Result<AuditEntry, RepoError> {
 #[async_trait]
 impl<E: Exec> AuditRepository for Repos<E> {
     async fn append(&self, entry: &AuditEntry) -> Result<(), RepoError> {
-        let (sql, values) = Query::insert()
+        let statement = Query::insert()
             .into_table(AuditEntries::Table)
             .columns(COLUMNS)
             .values_panic([
@@ -123,8 +122,8 @@ impl<E: Exec> AuditRepository for Repos<E> {
                 entry.request_id.clone().into(),
                 entry.at.into(),
             ])
-            .build_postgres(PostgresQueryBuilder);
-        self.0.execute(&sql, &values.as_params()).await.map(|_| ())
+            .to_owned();
+        self.write(&statement).await.map(|_| ())
     }
 
     async fn list(
@@ -151,8 +150,7 @@ impl<E: Exec> AuditRepository for Repos<E> {
         if let Some(before) = before {
             query.and_where(Expr::col(AuditEntries::Id).lt(before.as_uuid()));
         }
-        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
-        let rows = self.0.query(&sql, &values.as_params()).await?;
-        rows.iter().map(from_row).collect()
+        let query = query.to_owned();
+        self.select(&query, from_row).await
     }
 }

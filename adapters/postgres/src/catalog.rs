@@ -12,9 +12,7 @@ use domain::{
     ServerId,
 };
 use sea_query::extension::postgres::PgExpr;
-use sea_query::{
-    Expr, ExprTrait, IntoIden, Order, PostgresQueryBuilder, Query, SelectStatement, SimpleExpr,
-};
+use sea_query::{Expr, ExprTrait, IntoIden, Order, PostgresQueryBuilder, Query, SimpleExpr};
 use sea_query_postgres::{PostgresBinder, PostgresValues};
 use tokio_postgres::Row;
 
@@ -110,18 +108,6 @@ fn item_from_row(row: &Row) -> Result<CatalogItem, RepoError> {
     })
 }
 
-impl<E: Exec> Repos<E> {
-    async fn catalog_rows<T>(
-        &self,
-        query: &SelectStatement,
-        from_row: fn(&Row) -> Result<T, RepoError>,
-    ) -> Result<Vec<T>, RepoError> {
-        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
-        let rows = self.0.query(&sql, &values.as_params()).await?;
-        rows.iter().map(from_row).collect()
-    }
-}
-
 #[async_trait]
 impl<E: Exec> CatalogRepository for Repos<E> {
     async fn replace(&self, snapshot: &CatalogSnapshot) -> Result<(), RepoError> {
@@ -196,7 +182,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
             .from(CatalogClasses::Table)
             .order_by(CatalogClasses::Id, Order::Asc)
             .to_owned();
-        self.catalog_rows(&query, class_from_row).await
+        self.select(&query, class_from_row).await
     }
 
     async fn servers(&self) -> Result<Vec<GameServer>, RepoError> {
@@ -205,7 +191,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
             .from(CatalogServers::Table)
             .order_by(CatalogServers::Id, Order::Asc)
             .to_owned();
-        self.catalog_rows(&query, server_from_row).await
+        self.select(&query, server_from_row).await
     }
 
     async fn items(
@@ -235,7 +221,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
         if let Some(after) = after {
             query.and_where(Expr::col(CatalogItems::Id).gt(after.0));
         }
-        self.catalog_rows(&query, item_from_row).await
+        self.select(&query, item_from_row).await
     }
 
     async fn count_items(&self, kind: ItemKind) -> Result<u64, RepoError> {

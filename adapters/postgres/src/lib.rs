@@ -27,7 +27,9 @@ use domain::ports::{
     ApiKeyRepository, AuditRepository, CatalogRepository, SessionRepository, Storage, Transaction,
     UserRepository,
 };
-use tokio_postgres::NoTls;
+use sea_query::{PostgresQueryBuilder, SelectStatement};
+use sea_query_postgres::PostgresBinder;
+use tokio_postgres::{NoTls, Row};
 
 pub use migrate::{MIGRATIONS, MigrationError, Migrator};
 
@@ -47,6 +49,29 @@ pub enum ConnectError {
 
 /// Repositories over one way of reaching the database.
 pub(crate) struct Repos<E>(pub(crate) E);
+
+impl<E: Exec> Repos<E> {
+    /// Runs `query` and maps each row with `from_row`, which reports a row
+    /// that breaks a domain rule as corrupt.
+    pub(crate) async fn select<T>(
+        &self,
+        query: &SelectStatement,
+        from_row: fn(&Row) -> Result<T, RepoError>,
+    ) -> Result<Vec<T>, RepoError> {
+        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
+        let rows = self.0.query(&sql, &values.as_params()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Runs an insert, update or delete; returns how many rows it touched.
+    pub(crate) async fn write(
+        &self,
+        statement: &(impl PostgresBinder + Sync),
+    ) -> Result<u64, RepoError> {
+        let (sql, values) = statement.build_postgres(PostgresQueryBuilder);
+        self.0.execute(&sql, &values.as_params()).await
+    }
+}
 
 /// The PostgreSQL backend.
 #[derive(Clone)]

@@ -3,10 +3,7 @@
 use async_trait::async_trait;
 use domain::ports::SessionRepository;
 use domain::{FamilyId, RepoError, RevokeReason, Session, SessionId, TokenHash, UserId};
-use sea_query::{
-    Expr, ExprTrait, Order, PostgresQueryBuilder, Query, SelectStatement, UpdateStatement,
-};
-use sea_query_postgres::PostgresBinder;
+use sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, UpdateStatement};
 use time::{Duration, OffsetDateTime};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -99,23 +96,10 @@ fn revoke_where(owner: UserId, at: OffsetDateTime, reason: RevokeReason) -> Upda
         .to_owned()
 }
 
-impl<E: Exec> Repos<E> {
-    async fn sessions(&self, query: &SelectStatement) -> Result<Vec<Session>, RepoError> {
-        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
-        let rows = self.0.query(&sql, &values.as_params()).await?;
-        rows.iter().map(from_row).collect()
-    }
-
-    async fn update(&self, update: &UpdateStatement) -> Result<u64, RepoError> {
-        let (sql, values) = update.build_postgres(PostgresQueryBuilder);
-        self.0.execute(&sql, &values.as_params()).await
-    }
-}
-
 #[async_trait]
 impl<E: Exec> SessionRepository for Repos<E> {
     async fn insert(&self, s: &Session) -> Result<(), RepoError> {
-        let (sql, values) = Query::insert()
+        let statement = Query::insert()
             .into_table(Sessions::Table)
             .columns(COLUMNS)
             .values_panic([
@@ -134,22 +118,22 @@ impl<E: Exec> SessionRepository for Repos<E> {
                 s.user_agent.clone().into(),
                 s.ip.clone().into(),
             ])
-            .build_postgres(PostgresQueryBuilder);
-        self.0.execute(&sql, &values.as_params()).await.map(|_| ())
+            .to_owned();
+        self.write(&statement).await.map(|_| ())
     }
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
         let query = select()
             .and_where(Expr::col(Sessions::Id).eq(id.as_uuid()))
             .to_owned();
-        Ok(self.sessions(&query).await?.into_iter().next())
+        Ok(self.select(&query, from_row).await?.into_iter().next())
     }
 
     async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepoError> {
         let query = select()
             .and_where(Expr::col(Sessions::RefreshTokenHash).eq(hash.as_bytes().to_vec()))
             .to_owned();
-        Ok(self.sessions(&query).await?.into_iter().next())
+        Ok(self.select(&query, from_row).await?.into_iter().next())
     }
 
     async fn list_active(
@@ -164,7 +148,7 @@ impl<E: Exec> SessionRepository for Repos<E> {
             .order_by(Sessions::CreatedAt, Order::Desc)
             .order_by(Sessions::Id, Order::Desc)
             .to_owned();
-        self.sessions(&query).await
+        self.select(&query, from_row).await
     }
 
     async fn revoke(
@@ -181,7 +165,7 @@ impl<E: Exec> SessionRepository for Repos<E> {
             .value(Sessions::ReplacedBy, replaced_by.map(|s| s.as_uuid()))
             .and_where(Expr::col(Sessions::Id).eq(id.as_uuid()))
             .to_owned();
-        Ok(self.update(&update).await? == 1)
+        Ok(self.write(&update).await? == 1)
     }
 
     async fn revoke_family(
@@ -194,7 +178,7 @@ impl<E: Exec> SessionRepository for Repos<E> {
         let update = revoke_where(owner, at, reason)
             .and_where(Expr::col(Sessions::FamilyId).eq(family.as_uuid()))
             .to_owned();
-        self.update(&update).await
+        self.write(&update).await
     }
 
     async fn revoke_all(
@@ -208,7 +192,7 @@ impl<E: Exec> SessionRepository for Repos<E> {
         if let Some(keep) = keep {
             update.and_where(Expr::col(Sessions::Id).ne(keep.as_uuid()));
         }
-        self.update(&update).await
+        self.write(&update).await
     }
 
     async fn touch(
@@ -223,7 +207,7 @@ impl<E: Exec> SessionRepository for Repos<E> {
             .and_where(Expr::col(Sessions::Id).eq(id.as_uuid()))
             .and_where(Expr::col(Sessions::LastUsedAt).lt(at - min_interval))
             .to_owned();
-        self.update(&update).await.map(|_| ())
+        self.write(&update).await.map(|_| ())
     }
 
     async fn purge_sealed_tokens(&self, created_before: OffsetDateTime) -> Result<u64, RepoError> {
@@ -233,6 +217,6 @@ impl<E: Exec> SessionRepository for Repos<E> {
             .and_where(Expr::col(Sessions::SealedRefreshToken).is_not_null())
             .and_where(Expr::col(Sessions::CreatedAt).lt(created_before))
             .to_owned();
-        self.update(&update).await
+        self.write(&update).await
     }
 }

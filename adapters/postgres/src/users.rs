@@ -4,8 +4,7 @@ use async_trait::async_trait;
 use domain::ports::UserRepository;
 use domain::{DisplayName, Email, PasswordHash, RepoError, Role, User, UserId};
 use sea_query::extension::postgres::PgExpr;
-use sea_query::{Cond, Expr, ExprTrait, Order, PostgresQueryBuilder, Query, SelectStatement};
-use sea_query_postgres::PostgresBinder;
+use sea_query::{Cond, Expr, ExprTrait, Order, Query, SelectStatement};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
@@ -64,18 +63,10 @@ fn from_row(row: &Row) -> Result<User, RepoError> {
     })
 }
 
-impl<E: Exec> Repos<E> {
-    async fn find_user(&self, query: SelectStatement) -> Result<Option<User>, RepoError> {
-        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
-        let rows = self.0.query(&sql, &values.as_params()).await?;
-        rows.first().map(from_row).transpose()
-    }
-}
-
 #[async_trait]
 impl<E: Exec> UserRepository for Repos<E> {
     async fn insert(&self, user: &User) -> Result<(), RepoError> {
-        let (sql, values) = Query::insert()
+        let statement = Query::insert()
             .into_table(Users::Table)
             .columns(COLUMNS)
             .values_panic([
@@ -89,26 +80,22 @@ impl<E: Exec> UserRepository for Repos<E> {
                 user.updated_at.into(),
                 user.last_login_at.into(),
             ])
-            .build_postgres(PostgresQueryBuilder);
-        self.0.execute(&sql, &values.as_params()).await.map(|_| ())
+            .to_owned();
+        self.write(&statement).await.map(|_| ())
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
-        self.find_user(
-            select()
-                .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
-                .to_owned(),
-        )
-        .await
+        let query = select()
+            .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
+            .to_owned();
+        Ok(self.select(&query, from_row).await?.into_iter().next())
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
-        self.find_user(
-            select()
-                .and_where(Expr::col(Users::Email).eq(email.as_str()))
-                .to_owned(),
-        )
-        .await
+        let query = select()
+            .and_where(Expr::col(Users::Email).eq(email.as_str()))
+            .to_owned();
+        Ok(self.select(&query, from_row).await?.into_iter().next())
     }
 
     async fn replace_password_hash(
@@ -118,14 +105,14 @@ impl<E: Exec> UserRepository for Repos<E> {
         new: &PasswordHash,
         at: OffsetDateTime,
     ) -> Result<bool, RepoError> {
-        let (sql, values) = Query::update()
+        let statement = Query::update()
             .table(Users::Table)
             .value(Users::PasswordHash, new.as_str())
             .value(Users::UpdatedAt, at)
             .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
             .and_where(Expr::col(Users::PasswordHash).eq(current.as_str()))
-            .build_postgres(PostgresQueryBuilder);
-        Ok(self.0.execute(&sql, &values.as_params()).await? == 1)
+            .to_owned();
+        Ok(self.write(&statement).await? == 1)
     }
 
     async fn set_role(
@@ -135,7 +122,7 @@ impl<E: Exec> UserRepository for Repos<E> {
         at: OffsetDateTime,
     ) -> Result<bool, RepoError> {
         // `updated_at` moves only when the role really changes.
-        let (sql, values) = Query::update()
+        let statement = Query::update()
             .table(Users::Table)
             .value(Users::Role, role.as_str())
             .value(
@@ -147,17 +134,17 @@ impl<E: Exec> UserRepository for Repos<E> {
                 .finally(at),
             )
             .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
-            .build_postgres(PostgresQueryBuilder);
-        Ok(self.0.execute(&sql, &values.as_params()).await? == 1)
+            .to_owned();
+        Ok(self.write(&statement).await? == 1)
     }
 
     async fn record_login(&self, id: UserId, at: OffsetDateTime) -> Result<(), RepoError> {
-        let (sql, values) = Query::update()
+        let statement = Query::update()
             .table(Users::Table)
             .value(Users::LastLoginAt, at)
             .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
-            .build_postgres(PostgresQueryBuilder);
-        self.0.execute(&sql, &values.as_params()).await.map(|_| ())
+            .to_owned();
+        self.write(&statement).await.map(|_| ())
     }
 
     async fn set_disabled(
@@ -167,7 +154,7 @@ impl<E: Exec> UserRepository for Repos<E> {
         at: OffsetDateTime,
     ) -> Result<bool, RepoError> {
         // `updated_at` moves only when the flag really changes.
-        let (sql, values) = Query::update()
+        let statement = Query::update()
             .table(Users::Table)
             .value(Users::Disabled, disabled)
             .value(
@@ -179,8 +166,8 @@ impl<E: Exec> UserRepository for Repos<E> {
                 .finally(at),
             )
             .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
-            .build_postgres(PostgresQueryBuilder);
-        Ok(self.0.execute(&sql, &values.as_params()).await? == 1)
+            .to_owned();
+        Ok(self.write(&statement).await? == 1)
     }
 
     async fn list(
@@ -203,12 +190,11 @@ impl<E: Exec> UserRepository for Repos<E> {
         if let Some(after) = after {
             filter = filter.add(Expr::col(Users::Id).gt(after.as_uuid()));
         }
-        let (sql, values) = select()
+        let query = select()
             .cond_where(filter)
             .order_by(Users::Id, Order::Asc)
             .limit(pg_limit(limit))
-            .build_postgres(PostgresQueryBuilder);
-        let rows = self.0.query(&sql, &values.as_params()).await?;
-        rows.iter().map(from_row).collect()
+            .to_owned();
+        self.select(&query, from_row).await
     }
 }
