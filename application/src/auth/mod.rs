@@ -459,9 +459,13 @@ impl AuthService {
         let sessions = self.ports.storage.sessions();
         match sessions.find(claims.session_id).await? {
             Some(session) if session.user_id == claims.user_id && session.is_active(now) => {
-                sessions
-                    .touch(session.id, now, self.policy.touch_interval)
-                    .await?;
+                // The loaded row already says whether a write is due: most
+                // requests need none, so they make no write at all.
+                if session.last_used_at < now - self.policy.touch_interval {
+                    sessions
+                        .touch(session.id, now, self.policy.touch_interval)
+                        .await?;
+                }
                 Ok(Principal {
                     user_id: claims.user_id,
                     session_id: claims.session_id,
@@ -492,7 +496,12 @@ impl AuthService {
             .filter(|key| key.is_active(now))
             .ok_or(AuthError::Unauthenticated)?;
         let user = self.active_user(key.owner).await?;
-        keys.touch(key.id, now, self.policy.touch_interval).await?;
+        if key
+            .last_used_at
+            .is_none_or(|used| used < now - self.policy.touch_interval)
+        {
+            keys.touch(key.id, now, self.policy.touch_interval).await?;
+        }
         Ok(Caller {
             user_id: user.id,
             role: user.role,
