@@ -345,6 +345,22 @@ impl Storage for AuditFailsInTransactions {
     fn catalog(&self) -> &dyn CatalogRepository {
         self.0.catalog()
     }
+
+    fn accounts(&self) -> &dyn domain::ports::AccountRepository {
+        self.0.accounts()
+    }
+
+    fn characters(&self) -> &dyn domain::ports::CharacterRepository {
+        self.0.characters()
+    }
+
+    fn teams(&self) -> &dyn domain::ports::TeamRepository {
+        self.0.teams()
+    }
+
+    fn progressions(&self) -> &dyn domain::ports::ProgressionRepository {
+        self.0.progressions()
+    }
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         Ok(Box::new(FailingAuditTx(self.0.begin().await?)))
     }
@@ -388,6 +404,22 @@ impl Transaction for FailingAuditTx {
     }
     fn catalog(&self) -> &dyn CatalogRepository {
         self.0.catalog()
+    }
+
+    fn accounts(&self) -> &dyn domain::ports::AccountRepository {
+        self.0.accounts()
+    }
+
+    fn characters(&self) -> &dyn domain::ports::CharacterRepository {
+        self.0.characters()
+    }
+
+    fn teams(&self) -> &dyn domain::ports::TeamRepository {
+        self.0.teams()
+    }
+
+    fn progressions(&self) -> &dyn domain::ports::ProgressionRepository {
+        self.0.progressions()
     }
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.0.commit().await

@@ -841,6 +841,18 @@ impl Storage for StorageWithUsers {
     fn catalog(&self) -> &dyn domain::ports::CatalogRepository {
         self.memory.catalog()
     }
+    fn accounts(&self) -> &dyn domain::ports::AccountRepository {
+        self.memory.accounts()
+    }
+    fn characters(&self) -> &dyn domain::ports::CharacterRepository {
+        self.memory.characters()
+    }
+    fn teams(&self) -> &dyn domain::ports::TeamRepository {
+        self.memory.teams()
+    }
+    fn progressions(&self) -> &dyn domain::ports::ProgressionRepository {
+        self.memory.progressions()
+    }
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         self.memory.begin().await
     }

@@ -66,6 +66,18 @@ id_type!(
     /// An API key.
     ApiKeyId
 );
+id_type!(
+    /// One of a user's game accounts.
+    AccountId
+);
+id_type!(
+    /// A character of one of a user's game accounts.
+    CharacterId
+);
+id_type!(
+    /// A group of a user's characters that play together.
+    TeamId
+);
 
 /// The last id stamp handed out: milliseconds << 12 | a sub-millisecond
 /// counter (RFC 9562, method 1).

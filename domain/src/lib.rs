@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod error;
 pub mod ids;
 pub mod ports;
+pub mod roster;
 pub mod session;
 pub mod token;
 pub mod user;
@@ -21,7 +22,12 @@ pub use catalog::{
     CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, ServerId,
 };
 pub use error::{FieldError, RepoError, ValidationErrors};
-pub use ids::{ApiKeyId, AuditId, FamilyId, SessionId, UserId};
+pub use ids::{AccountId, ApiKeyId, AuditId, CharacterId, FamilyId, SessionId, TeamId, UserId};
+pub use roster::{
+    AccountView, Character, CharacterFilter, CharacterSort, CharacterView, GameAccount, Level,
+    Notes, PageRequest, Paged, ProgressCount, ProgressStatus, Progression, ProgressionView,
+    RosterName, Team, TeamView,
+};
 pub use session::{RevokeReason, Session, SessionLifetimes};
 pub use token::{AccessClaims, RefreshToken, TokenHash};
 pub use user::{DisplayName, Email, Password, PasswordHash, Role, User};

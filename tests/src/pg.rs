@@ -170,6 +170,22 @@ impl Storage for PgTestStorage {
         self.storage.catalog()
     }
 
+    fn accounts(&self) -> &dyn domain::ports::AccountRepository {
+        self.storage.accounts()
+    }
+
+    fn characters(&self) -> &dyn domain::ports::CharacterRepository {
+        self.storage.characters()
+    }
+
+    fn teams(&self) -> &dyn domain::ports::TeamRepository {
+        self.storage.teams()
+    }
+
+    fn progressions(&self) -> &dyn domain::ports::ProgressionRepository {
+        self.storage.progressions()
+    }
+
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         self.storage.begin().await
     }

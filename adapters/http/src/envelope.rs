@@ -138,3 +138,43 @@ impl<T: ParseFromJSON + ToJSON> CursorEnvelope<T> {
         }
     }
 }
+
+/// The position of an offset-paged list.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PagePagination {
+    /// 1 for the first page.
+    pub page: u32,
+    pub per_page: u32,
+    /// How many items all pages hold.
+    pub total: u64,
+    pub total_pages: u64,
+}
+
+/// A successful offset-paged list.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PageEnvelope<T: ParseFromJSON + ToJSON> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: Vec<T>,
+    pub pagination: PagePagination,
+    pub meta: Meta,
+}
+
+impl<T: ParseFromJSON + ToJSON> PageEnvelope<T> {
+    /// The page `request` of a list of `total` items, holding `data`.
+    pub fn new(data: Vec<T>, request: domain::PageRequest, total: u64) -> Self {
+        Self {
+            success: true,
+            data,
+            pagination: PagePagination {
+                page: request.page(),
+                per_page: request.per_page(),
+                total,
+                total_pages: request.total_pages(total),
+            },
+            meta: Meta::current(),
+        }
+    }
+}

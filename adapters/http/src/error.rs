@@ -111,6 +111,10 @@ pub enum ApiError {
     /// `CONFLICT`: a uniqueness rule, or a concurrent change.
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// `PRECONDITION_FAILED`: `If-Match` names a version that is not the
+    /// current one.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<ErrorEnvelope>),
     /// `PAYLOAD_TOO_LARGE`: the body is over the limit.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorEnvelope>),
@@ -152,6 +156,7 @@ impl ApiError {
             ErrorCode::Forbidden => Self::Forbidden(body),
             ErrorCode::NotFound => Self::NotFound(body),
             ErrorCode::Conflict => Self::Conflict(body),
+            ErrorCode::PreconditionFailed => Self::PreconditionFailed(body),
             ErrorCode::PayloadTooLarge => Self::PayloadTooLarge(body),
             ErrorCode::UnsupportedMediaType => Self::UnsupportedMediaType(body),
             ErrorCode::ServiceUnavailable => Self::Unavailable(body, RETRY_AFTER_SECS),
@@ -187,7 +192,7 @@ impl ApiError {
 }
 
 /// Renders any code as a response with its own status, including those
-/// that are not `ApiError` variants (405, 412, 429).
+/// that are not `ApiError` variants (405, 429).
 pub fn render(
     code: ErrorCode,
     message: impl Into<String>,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::ports::CatalogRepository;
 use domain::{
-    CatalogItem, CatalogSnapshot, CharacterClass, GameServer, ItemId, ItemKind, RepoError,
+    CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, RepoError,
+    ServerId,
 };
 
 use crate::{Access, Repos};
@@ -87,6 +88,29 @@ impl<A: Access> CatalogRepository for Repos<A> {
     async fn count_items(&self, kind: ItemKind) -> Result<u64, RepoError> {
         Ok(self.snapshot().await.map_or(0, |s| {
             s.items.iter().filter(|i| i.kind == kind).count() as u64
+        }))
+    }
+
+    async fn find_class(&self, id: ClassId) -> Result<Option<CharacterClass>, RepoError> {
+        Ok(self
+            .snapshot()
+            .await
+            .and_then(|s| s.classes.iter().find(|c| c.id == id).cloned()))
+    }
+
+    async fn find_server(&self, id: ServerId) -> Result<Option<GameServer>, RepoError> {
+        Ok(self
+            .snapshot()
+            .await
+            .and_then(|s| s.servers.iter().find(|c| c.id == id).cloned()))
+    }
+
+    async fn find_item(&self, id: ItemId) -> Result<Option<CatalogItem>, RepoError> {
+        Ok(self.snapshot().await.and_then(|s| {
+            s.items
+                .binary_search_by_key(&id, |i| i.id)
+                .ok()
+                .map(|at| s.items[at].clone())
         }))
     }
 }

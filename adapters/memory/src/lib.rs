@@ -9,6 +9,7 @@
 mod api_keys;
 mod audit;
 mod catalog;
+mod roster;
 mod state;
 
 use std::fmt;
@@ -16,8 +17,8 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use async_trait::async_trait;
 use domain::ports::{
-    ApiKeyRepository, AuditRepository, CatalogRepository, SessionRepository, Storage, Transaction,
-    UserRepository,
+    AccountRepository, ApiKeyRepository, AuditRepository, CatalogRepository, CharacterRepository,
+    ProgressionRepository, SessionRepository, Storage, TeamRepository, Transaction, UserRepository,
 };
 use domain::{
     Email, FamilyId, PasswordHash, RepoError, RevokeReason, Role, Session, SessionId, TokenHash,
@@ -128,6 +129,22 @@ impl Storage for MemoryStorage {
         self.repos.as_ref()
     }
 
+    fn accounts(&self) -> &dyn AccountRepository {
+        self.repos.as_ref()
+    }
+
+    fn characters(&self) -> &dyn CharacterRepository {
+        self.repos.as_ref()
+    }
+
+    fn teams(&self) -> &dyn TeamRepository {
+        self.repos.as_ref()
+    }
+
+    fn progressions(&self) -> &dyn ProgressionRepository {
+        self.repos.as_ref()
+    }
+
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         let guard = Arc::clone(&self.repos.0.0).lock_owned().await;
         Ok(Box::new(MemoryTransaction(Repos(InTransaction {
@@ -161,6 +178,22 @@ impl Transaction for MemoryTransaction {
     }
 
     fn catalog(&self) -> &dyn CatalogRepository {
+        &self.0
+    }
+
+    fn accounts(&self) -> &dyn AccountRepository {
+        &self.0
+    }
+
+    fn characters(&self) -> &dyn CharacterRepository {
+        &self.0
+    }
+
+    fn teams(&self) -> &dyn TeamRepository {
+        &self.0
+    }
+
+    fn progressions(&self) -> &dyn ProgressionRepository {
         &self.0
     }
 

@@ -237,6 +237,38 @@ impl<E: Exec> CatalogRepository for Repos<E> {
             .ok_or_else(|| RepoError::unknown("COUNT returned no row"))?;
         u64::try_from(count).map_err(|_| RepoError::unknown("COUNT returned a negative number"))
     }
+
+    async fn find_class(&self, id: ClassId) -> Result<Option<CharacterClass>, RepoError> {
+        let query = Query::select()
+            .columns([CatalogClasses::Id, CatalogClasses::Name])
+            .from(CatalogClasses::Table)
+            .and_where(Expr::col(CatalogClasses::Id).eq(id.0))
+            .to_owned();
+        Ok(self.select(&query, class_from_row).await?.pop())
+    }
+
+    async fn find_server(&self, id: ServerId) -> Result<Option<GameServer>, RepoError> {
+        let query = Query::select()
+            .columns([CatalogServers::Id, CatalogServers::Name])
+            .from(CatalogServers::Table)
+            .and_where(Expr::col(CatalogServers::Id).eq(id.0))
+            .to_owned();
+        Ok(self.select(&query, server_from_row).await?.pop())
+    }
+
+    async fn find_item(&self, id: ItemId) -> Result<Option<CatalogItem>, RepoError> {
+        let query = Query::select()
+            .columns([
+                CatalogItems::Id,
+                CatalogItems::Kind,
+                CatalogItems::Name,
+                CatalogItems::Level,
+            ])
+            .from(CatalogItems::Table)
+            .and_where(Expr::col(CatalogItems::Id).eq(id.0))
+            .to_owned();
+        Ok(self.select(&query, item_from_row).await?.pop())
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod catalog;
 mod error;
 mod exec;
 mod migrate;
+mod roster;
 mod schema;
 mod sessions;
 mod users;
@@ -24,8 +25,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
 use domain::RepoError;
 use domain::ports::{
-    ApiKeyRepository, AuditRepository, CatalogRepository, SessionRepository, Storage, Transaction,
-    UserRepository,
+    AccountRepository, ApiKeyRepository, AuditRepository, CatalogRepository, CharacterRepository,
+    ProgressionRepository, SessionRepository, Storage, TeamRepository, Transaction, UserRepository,
 };
 use sea_query::{PostgresQueryBuilder, SelectStatement};
 use sea_query_postgres::PostgresBinder;
@@ -164,6 +165,22 @@ impl Storage for PgStorage {
         self.repos.as_ref()
     }
 
+    fn accounts(&self) -> &dyn AccountRepository {
+        self.repos.as_ref()
+    }
+
+    fn characters(&self) -> &dyn CharacterRepository {
+        self.repos.as_ref()
+    }
+
+    fn teams(&self) -> &dyn TeamRepository {
+        self.repos.as_ref()
+    }
+
+    fn progressions(&self) -> &dyn ProgressionRepository {
+        self.repos.as_ref()
+    }
+
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         let exec = TxExec::begin(&self.pool).await?;
         Ok(Box::new(PgTransaction(Repos(exec))))
@@ -195,6 +212,22 @@ impl Transaction for PgTransaction {
     }
 
     fn catalog(&self) -> &dyn CatalogRepository {
+        &self.0
+    }
+
+    fn accounts(&self) -> &dyn AccountRepository {
+        &self.0
+    }
+
+    fn characters(&self) -> &dyn CharacterRepository {
+        &self.0
+    }
+
+    fn teams(&self) -> &dyn TeamRepository {
+        &self.0
+    }
+
+    fn progressions(&self) -> &dyn ProgressionRepository {
         &self.0
     }
 

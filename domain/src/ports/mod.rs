@@ -4,11 +4,13 @@
 
 mod clock;
 mod crypto;
+mod roster;
 mod source;
 mod storage;
 
 pub use clock::{Clock, Random};
 pub use crypto::{HashError, PasswordHasher, TokenError, TokenSigner, Verification};
+pub use roster::{AccountRepository, CharacterRepository, ProgressionRepository, TeamRepository};
 pub use source::{CatalogSource, SourceError};
 pub use storage::{
     ApiKeyRepository, AuditRepository, CatalogRepository, SessionRepository, Storage, Transaction,

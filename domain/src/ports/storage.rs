@@ -3,9 +3,14 @@ use time::OffsetDateTime;
 
 use crate::api_key::ApiKey;
 use crate::audit::{AuditEntry, AuditFilter};
-use crate::catalog::{CatalogItem, CatalogSnapshot, CharacterClass, GameServer, ItemId, ItemKind};
+use crate::catalog::{
+    CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, ServerId,
+};
 use crate::error::RepoError;
 use crate::ids::{ApiKeyId, AuditId, FamilyId, SessionId, UserId};
+use crate::ports::roster::{
+    AccountRepository, CharacterRepository, ProgressionRepository, TeamRepository,
+};
 use crate::session::{RevokeReason, Session};
 use crate::token::TokenHash;
 use crate::user::{Email, PasswordHash, Role, User};
@@ -21,6 +26,10 @@ pub trait Storage: Send + Sync {
     fn audit(&self) -> &dyn AuditRepository;
     fn api_keys(&self) -> &dyn ApiKeyRepository;
     fn catalog(&self) -> &dyn CatalogRepository;
+    fn accounts(&self) -> &dyn AccountRepository;
+    fn characters(&self) -> &dyn CharacterRepository;
+    fn teams(&self) -> &dyn TeamRepository;
+    fn progressions(&self) -> &dyn ProgressionRepository;
 
     /// Starts a unit of work. Its changes are visible to others only after
     /// [`Transaction::commit`]; dropping it without commit discards them all.
@@ -38,6 +47,10 @@ pub trait Transaction: Send + Sync {
     fn audit(&self) -> &dyn AuditRepository;
     fn api_keys(&self) -> &dyn ApiKeyRepository;
     fn catalog(&self) -> &dyn CatalogRepository;
+    fn accounts(&self) -> &dyn AccountRepository;
+    fn characters(&self) -> &dyn CharacterRepository;
+    fn teams(&self) -> &dyn TeamRepository;
+    fn progressions(&self) -> &dyn ProgressionRepository;
 
     /// Makes every change of this unit visible at once, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepoError>;
@@ -260,4 +273,13 @@ pub trait CatalogRepository: Send + Sync {
 
     /// How many items of `kind` the catalog holds.
     async fn count_items(&self, kind: ItemKind) -> Result<u64, RepoError>;
+
+    /// The class with this id, if the catalog has it.
+    async fn find_class(&self, id: ClassId) -> Result<Option<CharacterClass>, RepoError>;
+
+    /// The server with this id, if the catalog has it.
+    async fn find_server(&self, id: ServerId) -> Result<Option<GameServer>, RepoError>;
+
+    /// The item with this id, of any kind, if the catalog has it.
+    async fn find_item(&self, id: ItemId) -> Result<Option<CatalogItem>, RepoError>;
 }

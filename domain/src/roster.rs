@@ -1,0 +1,428 @@
+//! The roster: a user's game accounts, their characters, the teams those
+//! characters form, and each character's progress through the catalog.
+//!
+//! Everything here belongs to one user (`owner`); repositories scope every
+//! query by it, so another user's object is simply not found.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use crate::catalog::{ClassId, ItemId, ItemKind, ServerId};
+use crate::error::{FieldError, ValidationErrors};
+use crate::ids::{AccountId, CharacterId, TeamId, UserId};
+
+/// The name of an account, a character or a team: 2–50 characters once
+/// trimmed, no control characters. Uniqueness ignores case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterName(String);
+
+impl RosterName {
+    pub const MIN_LEN: usize = 2;
+    pub const MAX_LEN: usize = 50;
+
+    /// `field` names the input in the error (`name`).
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
+            return Err(FieldError::new(field, "must be 2 to 50 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new(
+                field,
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RosterName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Free text a user keeps beside an account or a team: at most 500
+/// characters once trimmed; line breaks and tabs allowed, other control
+/// characters not. Empty text is no text (`None` from [`Notes::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notes(String);
+
+impl Notes {
+    pub const MAX_LEN: usize = 500;
+
+    pub fn parse(field: &'static str, raw: &str) -> Result<Option<Self>, FieldError> {
+        let text = raw.trim();
+        if text.chars().count() > Self::MAX_LEN {
+            return Err(FieldError::new(field, "must be at most 500 characters"));
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(FieldError::new(
+                field,
+                "must not contain control characters other than line breaks and tabs",
+            ));
+        }
+        Ok((!text.is_empty()).then(|| Self(text.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A character's level: 1–200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Level(i16);
+
+impl Level {
+    pub const MIN: i16 = 1;
+    pub const MAX: i16 = 200;
+
+    pub fn new(field: &'static str, value: i64) -> Result<Self, FieldError> {
+        i16::try_from(value)
+            .ok()
+            .filter(|v| (Self::MIN..=Self::MAX).contains(v))
+            .map(Self)
+            .ok_or_else(|| FieldError::new(field, "must be between 1 and 200"))
+    }
+
+    pub const fn get(self) -> i16 {
+        self.0
+    }
+}
+
+/// One of a user's accounts in the game.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GameAccount {
+    pub id: AccountId,
+    pub owner: UserId,
+    pub name: RosterName,
+    pub notes: Option<Notes>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// An account as lists show it: with how many live characters it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountView {
+    pub account: GameAccount,
+    pub character_count: u64,
+}
+
+/// A character. Deleting one is soft: `deleted_at` is set and it vanishes
+/// from every answer, teams included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Character {
+    pub id: CharacterId,
+    pub owner: UserId,
+    pub account_id: AccountId,
+    pub name: RosterName,
+    pub level: Level,
+    pub class_id: ClassId,
+    pub server_id: ServerId,
+    /// 1 at creation, one more at every update: the character's `ETag`.
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+/// A character with the names it is shown with: its account's, and its
+/// class's and server's from the catalog (empty if the catalog no longer
+/// holds that id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CharacterView {
+    pub character: Character,
+    pub account_name: String,
+    pub class_name: String,
+    pub server_name: String,
+}
+
+/// A group of a user's characters: at most [`Team::MAX_MEMBERS`] distinct
+/// ones, all on one server (the application checks both before writing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: TeamId,
+    pub owner: UserId,
+    pub name: RosterName,
+    pub description: Option<Notes>,
+    /// In the order the user gave them.
+    pub member_ids: Vec<CharacterId>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl Team {
+    pub const MAX_MEMBERS: usize = 8;
+}
+
+/// A team as it is shown: `team.member_ids` and `members` hold only live
+/// characters, in the team's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamView {
+    pub team: Team,
+    pub members: Vec<CharacterView>,
+}
+
+/// Where a character stands on one catalog item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProgressStatus {
+    Todo,
+    InProgress,
+    Done,
+}
+
+impl ProgressStatus {
+    pub const ALL: [ProgressStatus; 3] = [Self::Todo, Self::InProgress, Self::Done];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Todo => "todo",
+            Self::InProgress => "in_progress",
+            Self::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One character's status on one catalog item (at most one per pair).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progression {
+    pub character_id: CharacterId,
+    pub item_id: ItemId,
+    pub status: ProgressStatus,
+    /// Set when the status became `done`; `None` for any other status.
+    pub completed_at: Option<OffsetDateTime>,
+    pub updated_at: OffsetDateTime,
+}
+
+impl Progression {
+    /// The progression after setting `status` at `now`: `completed_at` is
+    /// kept while the status stays `done`, set when it becomes `done`, and
+    /// cleared otherwise. `None` when nothing changes.
+    pub fn with_status(
+        previous: Option<&Progression>,
+        character_id: CharacterId,
+        item_id: ItemId,
+        status: ProgressStatus,
+        now: OffsetDateTime,
+    ) -> Option<Progression> {
+        if previous.is_some_and(|p| p.status == status) {
+            return None;
+        }
+        Some(Progression {
+            character_id,
+            item_id,
+            status,
+            completed_at: (status == ProgressStatus::Done).then_some(now),
+            updated_at: now,
+        })
+    }
+}
+
+/// A progression with its item as the catalog names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressionView {
+    pub progression: Progression,
+    pub kind: ItemKind,
+    pub item_name: String,
+}
+
+/// How many of a character's progressions have one kind and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressCount {
+    pub kind: ItemKind,
+    pub status: ProgressStatus,
+    pub count: u64,
+}
+
+/// Which page of an offset-paged list: `page` ≥ 1, `per_page` 1–100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    page: u32,
+    per_page: u32,
+}
+
+impl PageRequest {
+    pub const DEFAULT_PER_PAGE: u32 = 20;
+    pub const MAX_PER_PAGE: u32 = 100;
+
+    /// From the query's `page` and `perPage` (defaults 1 and 20).
+    pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let page = errors.collect(
+            u32::try_from(page.unwrap_or(1))
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| FieldError::new("page", "must be a whole number from 1")),
+        );
+        let per_page = errors.collect(
+            u32::try_from(per_page.unwrap_or(i64::from(Self::DEFAULT_PER_PAGE)))
+                .ok()
+                .filter(|p| (1..=Self::MAX_PER_PAGE).contains(p))
+                .ok_or_else(|| FieldError::new("perPage", "must be between 1 and 100")),
+        );
+        match (page, per_page) {
+            (Some(page), Some(per_page)) => Ok(Self { page, per_page }),
+            _ => Err(errors),
+        }
+    }
+
+    pub const fn page(self) -> u32 {
+        self.page
+    }
+
+    pub const fn per_page(self) -> u32 {
+        self.per_page
+    }
+
+    /// How many items the pages before this one hold.
+    pub const fn offset(self) -> u64 {
+        (self.page as u64 - 1) * self.per_page as u64
+    }
+
+    /// How many pages `total` items fill.
+    pub const fn total_pages(self, total: u64) -> u64 {
+        total.div_ceil(self.per_page as u64)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            page: 1,
+            per_page: Self::DEFAULT_PER_PAGE,
+        }
+    }
+}
+
+/// One page of an offset-paged list, and how many items all pages hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// Which characters a list shows; every given criterion must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CharacterFilter {
+    /// A substring of the name, ignoring case; `%`, `_` and `\` are plain
+    /// characters.
+    pub search: Option<String>,
+    /// Any of these classes (every class when empty).
+    pub class_ids: Vec<ClassId>,
+    /// Any of these servers (every server when empty).
+    pub server_ids: Vec<ServerId>,
+    /// Any of these accounts (every account when empty).
+    pub account_ids: Vec<AccountId>,
+    pub level_min: Option<Level>,
+    pub level_max: Option<Level>,
+}
+
+/// The order of a character list. Names compare lower-cased, byte by byte
+/// (PostgreSQL: `lower(name) COLLATE "C"`). Ties are broken by the name
+/// (ascending) for level orders, then by id in the order's direction, so
+/// every order is total and pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CharacterSort {
+    #[default]
+    NameAsc,
+    NameDesc,
+    LevelAsc,
+    LevelDesc,
+    CreatedAtAsc,
+    CreatedAtDesc,
+}
+
+impl CharacterSort {
+    /// `name`, `-name`, `level`, `-level`, `createdAt`, `-createdAt`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "name" => Self::NameAsc,
+            "-name" => Self::NameDesc,
+            "level" => Self::LevelAsc,
+            "-level" => Self::LevelDesc,
+            "createdAt" => Self::CreatedAtAsc,
+            "-createdAt" => Self::CreatedAtDesc,
+            _ => return None,
+        })
+    }
+}
+
+/// How names compare for uniqueness and order: lower-cased.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_must_hold_two_to_fifty_characters() {
+        assert_eq!(RosterName::parse("name", "  Ab ").unwrap().as_str(), "Ab");
+        assert!(RosterName::parse("name", " a ").is_err());
+        assert!(RosterName::parse("name", &"é".repeat(50)).is_ok());
+        assert!(RosterName::parse("name", &"é".repeat(51)).is_err());
+        assert!(RosterName::parse("name", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn notes_allow_line_breaks_and_empty_notes_are_none() {
+        assert_eq!(Notes::parse("notes", "  ").unwrap(), None);
+        assert!(Notes::parse("notes", "a\nb\tc").unwrap().is_some());
+        assert!(Notes::parse("notes", "a\u{7}").is_err());
+        assert!(Notes::parse("notes", &"x".repeat(500)).is_ok());
+        assert!(Notes::parse("notes", &"x".repeat(501)).is_err());
+    }
+
+    #[test]
+    fn levels_are_one_to_two_hundred() {
+        assert!(Level::new("level", 0).is_err());
+        assert_eq!(Level::new("level", 1).unwrap().get(), 1);
+        assert_eq!(Level::new("level", 200).unwrap().get(), 200);
+        assert!(Level::new("level", 201).is_err());
+        assert!(Level::new("level", i64::MAX).is_err());
+    }
+
+    #[test]
+    fn paging_defaults_and_limits() {
+        let page = PageRequest::parse(None, None).unwrap();
+        assert_eq!((page.page(), page.per_page(), page.offset()), (1, 20, 0));
+        let page = PageRequest::parse(Some(3), Some(100)).unwrap();
+        assert_eq!(page.offset(), 200);
+        assert_eq!(page.total_pages(201), 3);
+        assert_eq!(page.total_pages(0), 0);
+        let errors = PageRequest::parse(Some(0), Some(101)).unwrap_err();
+        assert_eq!(errors.0.len(), 2);
+    }
+
+    #[test]
+    fn completed_at_follows_the_status() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let later = now + time::Duration::hours(1);
+        let (c, i) = (CharacterId::from_uuid(uuid::Uuid::nil()), ItemId(1));
+        let done = Progression::with_status(None, c, i, ProgressStatus::Done, now).unwrap();
+        assert_eq!(done.completed_at, Some(now));
+        assert_eq!(
+            Progression::with_status(Some(&done), c, i, ProgressStatus::Done, later),
+            None
+        );
+        let reopened =
+            Progression::with_status(Some(&done), c, i, ProgressStatus::InProgress, later).unwrap();
+        assert_eq!(reopened.completed_at, None);
+        assert_eq!(reopened.updated_at, later);
+    }
+}
