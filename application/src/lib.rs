@@ -3,12 +3,17 @@
 //! One module per feature. Authorization (who may do what, whose data is
 //! whose) is decided here, never in a route or an adapter.
 
+pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod characters;
 mod context;
 mod cursor;
+pub mod progressions;
+pub mod roster;
+pub mod teams;
 
 pub use context::ClientInfo;

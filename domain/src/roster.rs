@@ -210,25 +210,26 @@ pub struct Progression {
 
 impl Progression {
     /// The progression after setting `status` at `now`: `completed_at` is
-    /// kept while the status stays `done`, set when it becomes `done`, and
-    /// cleared otherwise. `None` when nothing changes.
+    /// set when the status becomes `done` and cleared for any other status.
+    /// Setting the status it already has changes nothing (not even
+    /// `updated_at`): the result then equals `previous`.
     pub fn with_status(
         previous: Option<&Progression>,
         character_id: CharacterId,
         item_id: ItemId,
         status: ProgressStatus,
         now: OffsetDateTime,
-    ) -> Option<Progression> {
-        if previous.is_some_and(|p| p.status == status) {
-            return None;
+    ) -> Progression {
+        match previous {
+            Some(unchanged) if unchanged.status == status => unchanged.clone(),
+            _ => Progression {
+                character_id,
+                item_id,
+                status,
+                completed_at: (status == ProgressStatus::Done).then_some(now),
+                updated_at: now,
+            },
         }
-        Some(Progression {
-            character_id,
-            item_id,
-            status,
-            completed_at: (status == ProgressStatus::Done).then_some(now),
-            updated_at: now,
-        })
     }
 }
 

@@ -156,6 +156,14 @@ pub trait TeamRepository: Send + Sync {
 
     /// Deletes the owner's team. Returns whether there was one.
     async fn delete(&self, owner: UserId, id: TeamId) -> Result<bool, RepoError>;
+
+    /// The owner's teams that have `character` among their members, by
+    /// name then id, as [`find`](Self::find) shows them.
+    async fn with_member(
+        &self,
+        owner: UserId,
+        character: CharacterId,
+    ) -> Result<Vec<TeamView>, RepoError>;
 }
 
 /// Progressions: one row per character and item.

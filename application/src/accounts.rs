@@ -1,0 +1,235 @@
+//! Game accounts: the accounts a user plays in the game, each holding
+//! characters.
+
+use domain::{AccountId, AccountView, GameAccount, Notes, PageRequest, Paged, RosterName, UserId};
+use domain::{ValidationErrors, ports::Transaction};
+
+use crate::audit::Resource;
+use crate::context::ClientInfo;
+use crate::roster::{Changes, Roster, RosterError, duplicate_name, search};
+
+/// A new account as the client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    pub name: String,
+    pub notes: Option<String>,
+}
+
+/// An edit: each `Some` field is replaced. `notes: Some(None)` clears them.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub notes: Option<Option<String>>,
+}
+
+fn parse_notes(raw: Option<&str>) -> Result<Option<Notes>, domain::FieldError> {
+    raw.map_or(Ok(None), |raw| Notes::parse("notes", raw))
+}
+
+impl Roster {
+    /// The owner's accounts whose name contains `search`, sorted by name.
+    pub async fn list_accounts(
+        &self,
+        owner: UserId,
+        search_text: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Paged<AccountView>, RosterError> {
+        let search_text = search(search_text)?;
+        Ok(self
+            .storage
+            .accounts()
+            .list(owner, search_text.as_deref(), page)
+            .await?)
+    }
+
+    pub async fn account(&self, owner: UserId, id: AccountId) -> Result<AccountView, RosterError> {
+        self.storage
+            .accounts()
+            .find(owner, id)
+            .await?
+            .ok_or(RosterError::NotFound("account"))
+    }
+
+    pub async fn create_account(
+        &self,
+        owner: UserId,
+        input: NewAccount,
+        client: &ClientInfo,
+    ) -> Result<AccountView, RosterError> {
+        let mut errors = ValidationErrors::default();
+        let name = errors.collect(RosterName::parse("name", &input.name));
+        let notes = errors.collect(parse_notes(input.notes.as_deref()));
+        let (Some(name), Some(notes)) = (name, notes) else {
+            return Err(errors.into());
+        };
+        let now = self.now();
+        let account = GameAccount {
+            id: AccountId::generate(now, self.random.as_ref()),
+            owner,
+            name,
+            notes,
+            created_at: now,
+            updated_at: now,
+        };
+        let tx = self.storage.begin().await?;
+        tx.accounts()
+            .insert(&account)
+            .await
+            .map_err(|e| duplicate_name(e, "name", "an account"))?;
+        let mut changes = Changes::default();
+        changes
+            .field("name", None::<&str>, account.name.as_str())
+            .field(
+                "notes",
+                None::<&str>,
+                account.notes.as_ref().map(Notes::as_str),
+            );
+        self.record(
+            tx.as_ref(),
+            now,
+            client,
+            owner,
+            "account.created",
+            Resource::new("account", account.id),
+            changes.into_vec(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AccountView {
+            account,
+            character_count: 0,
+        })
+    }
+
+    pub async fn update_account(
+        &self,
+        owner: UserId,
+        id: AccountId,
+        patch: AccountPatch,
+        client: &ClientInfo,
+    ) -> Result<AccountView, RosterError> {
+        let mut errors = ValidationErrors::default();
+        let name = patch
+            .name
+            .as_deref()
+            .and_then(|raw| errors.collect(RosterName::parse("name", raw)));
+        let notes = patch
+            .notes
+            .as_ref()
+            .and_then(|raw| errors.collect(parse_notes(raw.as_deref())));
+        errors.into_result()?;
+
+        let tx = self.storage.begin().await?;
+        let current = find_locked(tx.as_ref(), owner, id).await?;
+        let before = current.account.clone();
+        let mut account = before.clone();
+        if let Some(name) = name {
+            account.name = name;
+        }
+        if let Some(notes) = notes {
+            account.notes = notes;
+        }
+        let mut changes = Changes::default();
+        changes
+            .field("name", before.name.as_str(), account.name.as_str())
+            .field(
+                "notes",
+                before.notes.as_ref().map(Notes::as_str),
+                account.notes.as_ref().map(Notes::as_str),
+            );
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        let now = self.now();
+        account.updated_at = now;
+        let updated = tx
+            .accounts()
+            .update(&account)
+            .await
+            .map_err(|e| duplicate_name(e, "name", "an account"))?;
+        if !updated {
+            return Err(RosterError::NotFound("account"));
+        }
+        self.record(
+            tx.as_ref(),
+            now,
+            client,
+            owner,
+            "account.updated",
+            Resource::new("account", id),
+            changes.into_vec(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AccountView {
+            account,
+            character_count: current.character_count,
+        })
+    }
+
+    /// Deletes the account. While it holds live characters this is a
+    /// conflict, unless `cascade`, which deletes them in the same unit.
+    pub async fn delete_account(
+        &self,
+        owner: UserId,
+        id: AccountId,
+        cascade: bool,
+        client: &ClientInfo,
+    ) -> Result<(), RosterError> {
+        let tx = self.storage.begin().await?;
+        let current = find_locked(tx.as_ref(), owner, id).await?;
+        let now = self.now();
+        if current.character_count > 0 {
+            if !cascade {
+                return Err(RosterError::Conflict(format!(
+                    "the account still has {} character(s); delete them first or pass cascade=true",
+                    current.character_count
+                )));
+            }
+            let deleted = tx.characters().delete_by_account(owner, id, now).await?;
+            for character in deleted {
+                self.record(
+                    tx.as_ref(),
+                    now,
+                    client,
+                    owner,
+                    "character.deleted",
+                    Resource::new("character", character),
+                    Vec::new(),
+                )
+                .await?;
+            }
+        }
+        if !tx.accounts().delete(owner, id, now).await? {
+            return Err(RosterError::NotFound("account"));
+        }
+        self.record(
+            tx.as_ref(),
+            now,
+            client,
+            owner,
+            "account.deleted",
+            Resource::new("account", id),
+            Vec::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The owner's account, locked against concurrent changes for the rest of
+/// the unit: characters cannot be added to it while it is being deleted.
+async fn find_locked(
+    tx: &dyn Transaction,
+    owner: UserId,
+    id: AccountId,
+) -> Result<AccountView, RosterError> {
+    if !tx.accounts().lock(owner, id).await? {
+        return Err(RosterError::NotFound("account"));
+    }
+    tx.accounts()
+        .find(owner, id)
+        .await?
+        .ok_or(RosterError::NotFound("account"))
+}

@@ -1,0 +1,162 @@
+//! What the roster's features share: the [`Roster`] service (its use cases
+//! live in `accounts`, `characters`, `teams` and `progressions`), its error,
+//! and the helpers that turn edits into audit entries.
+//!
+//! Every use case takes the caller's id as `owner` and passes it to every
+//! repository call, so another user's object is never found: it answers
+//! `NotFound`, exactly like an unknown id.
+
+use std::sync::Arc;
+
+use domain::ports::{Clock, Random, Storage, Transaction};
+use domain::{AuditValue, Change, FieldError, RepoError, UserId, ValidationErrors};
+use time::OffsetDateTime;
+
+use crate::audit::{self, Resource};
+use crate::context::ClientInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    /// Input broke a rule (400).
+    #[error("invalid input: {0}")]
+    Validation(ValidationErrors),
+    /// No such object for this caller (404), another user's included.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness rule (409): `field` is the input that collides.
+    #[error("{message}")]
+    Duplicate {
+        field: &'static str,
+        message: String,
+    },
+    /// The change is valid in itself but not now (409): deleting an account
+    /// that still has characters, moving a teamed character to another
+    /// server.
+    #[error("{0}")]
+    Conflict(String),
+    /// `If-Match` names a version that is not the current one (412).
+    #[error("the character has changed since it was read (its version is now {current})")]
+    PreconditionFailed { current: i64 },
+    #[error(transparent)]
+    Storage(#[from] RepoError),
+}
+
+impl From<ValidationErrors> for RosterError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+impl From<FieldError> for RosterError {
+    fn from(error: FieldError) -> Self {
+        Self::Validation(ValidationErrors(vec![error]))
+    }
+}
+
+/// The roster's use cases, over the ports they need.
+pub struct Roster {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+}
+
+impl std::fmt::Debug for Roster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Roster")
+    }
+}
+
+impl Roster {
+    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, random: Arc<dyn Random>) -> Self {
+        Self {
+            storage,
+            clock,
+            random,
+        }
+    }
+
+    /// The current time as every backend stores it: whole microseconds.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        let now = self.clock.now();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
+    }
+
+    /// Appends the audit entry of a change to `tx`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn record(
+        &self,
+        tx: &dyn Transaction,
+        now: OffsetDateTime,
+        client: &ClientInfo,
+        owner: UserId,
+        action: &str,
+        resource: Resource,
+        changes: Vec<Change>,
+    ) -> Result<(), RepoError> {
+        let entry = audit::entry(
+            now,
+            self.random.as_ref(),
+            client,
+            Some(owner),
+            action,
+            resource,
+            changes,
+        );
+        tx.audit().append(&entry).await
+    }
+}
+
+/// The `{field: {from, to}}` of an update, built field by field: a field
+/// whose value did not change is left out.
+#[derive(Debug, Default)]
+pub(crate) struct Changes(Vec<Change>);
+
+impl Changes {
+    pub(crate) fn field(
+        &mut self,
+        field: &str,
+        from: impl Into<AuditValue>,
+        to: impl Into<AuditValue>,
+    ) -> &mut Self {
+        let (from, to) = (from.into(), to.into());
+        if from != to {
+            self.0.push(Change {
+                field: field.to_owned(),
+                from,
+                to,
+            });
+        }
+        self
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<Change> {
+        self.0
+    }
+}
+
+/// A list's `search`: trimmed, at most 100 characters; blank is no search.
+pub(crate) fn search(raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > 100 {
+        return Err(FieldError::new("search", "must be at most 100 characters"));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// Maps a uniqueness violation on a name to a 409 naming `field`.
+pub(crate) fn duplicate_name(error: RepoError, field: &'static str, what: &str) -> RosterError {
+    match error {
+        RepoError::Duplicate { .. } => RosterError::Duplicate {
+            field,
+            message: format!("you already have {what} of that name"),
+        },
+        other => RosterError::Storage(other),
+    }
+}

@@ -1,0 +1,272 @@
+//! Teams: groups of a user's characters that play together — at most eight
+//! distinct ones, all the user's, all on one server.
+
+use std::collections::HashSet;
+
+use domain::ports::Transaction;
+use domain::{
+    CharacterId, FieldError, Notes, PageRequest, Paged, RosterName, Team, TeamId, TeamView, UserId,
+    ValidationErrors,
+};
+
+use crate::audit::Resource;
+use crate::context::ClientInfo;
+use crate::roster::{Changes, Roster, RosterError, duplicate_name, search};
+
+/// A new team as the client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct NewTeam {
+    pub name: String,
+    pub description: Option<String>,
+    pub member_ids: Vec<CharacterId>,
+}
+
+/// An edit: each `Some` field is replaced; `description: Some(None)` clears
+/// it; `member_ids` replaces the whole list.
+#[derive(Debug, Clone, Default)]
+pub struct TeamPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub member_ids: Option<Vec<CharacterId>>,
+}
+
+fn parse_description(raw: Option<&str>) -> Result<Option<Notes>, FieldError> {
+    raw.map_or(Ok(None), |raw| Notes::parse("description", raw))
+}
+
+/// The shape rules of a member list: at most eight, no repeats.
+fn check_member_list(ids: &[CharacterId]) -> Result<(), FieldError> {
+    if ids.len() > Team::MAX_MEMBERS {
+        return Err(FieldError::new(
+            "memberIds",
+            "must hold at most 8 characters",
+        ));
+    }
+    let mut seen = HashSet::new();
+    if !ids.iter().all(|id| seen.insert(*id)) {
+        return Err(FieldError::new(
+            "memberIds",
+            "must not name a character twice",
+        ));
+    }
+    Ok(())
+}
+
+/// The rules that need storage: every member is a live character of the
+/// owner (else 404, as for any other user's object), all on one server.
+async fn check_members(
+    tx: &dyn Transaction,
+    owner: UserId,
+    ids: &[CharacterId],
+) -> Result<(), RosterError> {
+    let found = tx.characters().find_many(owner, ids).await?;
+    if found.len() != ids.len() {
+        return Err(RosterError::NotFound("character"));
+    }
+    let mut servers = found.iter().map(|c| c.character.server_id);
+    if let Some(first) = servers.next()
+        && servers.any(|server| server != first)
+    {
+        return Err(FieldError::new("memberIds", "must all play on the same server").into());
+    }
+    Ok(())
+}
+
+fn member_list(ids: &[CharacterId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Roster {
+    /// The owner's teams whose name contains `search`, sorted by name.
+    pub async fn list_teams(
+        &self,
+        owner: UserId,
+        search_text: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Paged<TeamView>, RosterError> {
+        let search_text = search(search_text)?;
+        Ok(self
+            .storage
+            .teams()
+            .list(owner, search_text.as_deref(), page)
+            .await?)
+    }
+
+    pub async fn team(&self, owner: UserId, id: TeamId) -> Result<TeamView, RosterError> {
+        self.storage
+            .teams()
+            .find(owner, id)
+            .await?
+            .ok_or(RosterError::NotFound("team"))
+    }
+
+    pub async fn create_team(
+        &self,
+        owner: UserId,
+        input: NewTeam,
+        client: &ClientInfo,
+    ) -> Result<TeamView, RosterError> {
+        let mut errors = ValidationErrors::default();
+        let name = errors.collect(RosterName::parse("name", &input.name));
+        let description = errors.collect(parse_description(input.description.as_deref()));
+        errors.collect(check_member_list(&input.member_ids));
+        let (Some(name), Some(description)) = (name, description) else {
+            return Err(errors.into());
+        };
+        errors.into_result()?;
+
+        let now = self.now();
+        let team = Team {
+            id: TeamId::generate(now, self.random.as_ref()),
+            owner,
+            name,
+            description,
+            member_ids: input.member_ids,
+            created_at: now,
+            updated_at: now,
+        };
+        let tx = self.storage.begin().await?;
+        check_members(tx.as_ref(), owner, &team.member_ids).await?;
+        tx.teams()
+            .insert(&team)
+            .await
+            .map_err(|e| duplicate_name(e, "name", "a team"))?;
+        let mut changes = Changes::default();
+        changes
+            .field("name", None::<&str>, team.name.as_str())
+            .field(
+                "description",
+                None::<&str>,
+                team.description.as_ref().map(Notes::as_str),
+            )
+            .field(
+                "memberIds",
+                None::<&str>,
+                member_list(&team.member_ids).as_str(),
+            );
+        self.record(
+            tx.as_ref(),
+            now,
+            client,
+            owner,
+            "team.created",
+            Resource::new("team", team.id),
+            changes.into_vec(),
+        )
+        .await?;
+        let view = find(tx.as_ref(), owner, team.id).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn update_team(
+        &self,
+        owner: UserId,
+        id: TeamId,
+        patch: TeamPatch,
+        client: &ClientInfo,
+    ) -> Result<TeamView, RosterError> {
+        let mut errors = ValidationErrors::default();
+        let name = patch
+            .name
+            .as_deref()
+            .and_then(|raw| errors.collect(RosterName::parse("name", raw)));
+        let description = patch
+            .description
+            .as_ref()
+            .and_then(|raw| errors.collect(parse_description(raw.as_deref())));
+        if let Some(ids) = &patch.member_ids {
+            errors.collect(check_member_list(ids));
+        }
+        errors.into_result()?;
+
+        let tx = self.storage.begin().await?;
+        let current = find(tx.as_ref(), owner, id).await?;
+        let before = current.team.clone();
+        let mut team = before.clone();
+        if let Some(name) = name {
+            team.name = name;
+        }
+        if let Some(description) = description {
+            team.description = description;
+        }
+        if let Some(ids) = patch.member_ids {
+            check_members(tx.as_ref(), owner, &ids).await?;
+            team.member_ids = ids;
+        }
+        let mut changes = Changes::default();
+        changes
+            .field("name", before.name.as_str(), team.name.as_str())
+            .field(
+                "description",
+                before.description.as_ref().map(Notes::as_str),
+                team.description.as_ref().map(Notes::as_str),
+            )
+            .field(
+                "memberIds",
+                member_list(&before.member_ids).as_str(),
+                member_list(&team.member_ids).as_str(),
+            );
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        let now = self.now();
+        team.updated_at = now;
+        let updated = tx
+            .teams()
+            .update(&team)
+            .await
+            .map_err(|e| duplicate_name(e, "name", "a team"))?;
+        if !updated {
+            return Err(RosterError::NotFound("team"));
+        }
+        self.record(
+            tx.as_ref(),
+            now,
+            client,
+            owner,
+            "team.updated",
+            Resource::new("team", id),
+            changes.into_vec(),
+        )
+        .await?;
+        let view = find(tx.as_ref(), owner, id).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    pub async fn delete_team(
+        &self,
+        owner: UserId,
+        id: TeamId,
+        client: &ClientInfo,
+    ) -> Result<(), RosterError> {
+        let now = self.now();
+        let tx = self.storage.begin().await?;
+        if !tx.teams().delete(owner, id).await? {
+            return Err(RosterError::NotFound("team"));
+        }
+        self.record(
+            tx.as_ref(),
+            now,
+            client,
+            owner,
+            "team.deleted",
+            Resource::new("team", id),
+            Vec::new(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn find(tx: &dyn Transaction, owner: UserId, id: TeamId) -> Result<TeamView, RosterError> {
+    tx.teams()
+        .find(owner, id)
+        .await?
+        .ok_or(RosterError::NotFound("team"))
+}
