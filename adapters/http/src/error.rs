@@ -287,6 +287,29 @@ impl From<application::admin::AdminError> for ApiError {
     }
 }
 
+impl From<application::roster::RosterError> for ApiError {
+    fn from(error: application::roster::RosterError) -> Self {
+        use application::roster::RosterError;
+        match error {
+            RosterError::Validation(errors) => Self::validation(&errors),
+            RosterError::NotFound(_) => Self::new(ErrorCode::NotFound, error.to_string()),
+            RosterError::Duplicate { field, message } => Self::with_details(
+                ErrorCode::Conflict,
+                message,
+                Some(ErrorDetails::fields(vec![FieldIssue {
+                    field: field.to_owned(),
+                    message: "is already taken".into(),
+                }])),
+            ),
+            RosterError::Conflict(message) => Self::new(ErrorCode::Conflict, message),
+            RosterError::PreconditionFailed { .. } => {
+                Self::new(ErrorCode::PreconditionFailed, error.to_string())
+            }
+            RosterError::Storage(error) => error.into(),
+        }
+    }
+}
+
 impl From<application::catalog::CatalogError> for ApiError {
     fn from(error: application::catalog::CatalogError) -> Self {
         use application::catalog::CatalogError;

@@ -127,3 +127,12 @@ mod tests {
         assert!(refresh_token(Some(json!(true))).is_err());
     }
 }
+
+/// The `page` and `perPage` of an offset-paged list (defaults 1 and 20).
+pub fn page_request(
+    page: Option<i64>,
+    per_page: Option<i64>,
+) -> Result<domain::PageRequest, crate::error::ApiError> {
+    domain::PageRequest::parse(page, per_page)
+        .map_err(|errors| crate::error::ApiError::validation(&errors))
+}

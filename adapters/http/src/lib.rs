@@ -9,25 +9,30 @@
 // its statuses, so it is not boxed.
 #![allow(clippy::result_large_err)]
 
+mod accounts_api;
 mod admin_api;
 mod api_keys_api;
 mod audit_api;
 mod auth_api;
 mod catalog_api;
+mod characters_api;
 mod context;
 mod envelope;
 mod error;
 mod fields;
 mod payload;
+mod progressions_api;
 mod security;
 mod shell;
 mod system_api;
+mod teams_api;
 
 use std::sync::Arc;
 
 use application::admin::AdminService;
 use application::api_keys::ApiKeyService;
 use application::auth::AuthService;
+use application::roster::Roster;
 use domain::ports::{Clock, Random, Storage};
 use poem::endpoint::make_sync;
 use poem::middleware::{CatchPanic, Cors};
@@ -37,14 +42,18 @@ use poem_openapi::OpenApiService;
 pub use auth_api::{CookiePolicy, REFRESH_COOKIE};
 pub use error::ErrorCode;
 
+use crate::accounts_api::AccountsApi;
 use crate::admin_api::AdminApi;
 use crate::api_keys_api::ApiKeysApi;
 use crate::audit_api::AuditApi;
 use crate::auth_api::AuthApi;
 use crate::catalog_api::CatalogApi;
+use crate::characters_api::CharactersApi;
 use crate::error::render;
+use crate::progressions_api::ProgressionsApi;
 use crate::shell::Shell;
 use crate::system_api::SystemApi;
+use crate::teams_api::TeamsApi;
 
 /// Everything the HTTP layer is given by the composition root.
 #[derive(Clone)]
@@ -76,6 +85,10 @@ impl HttpConfig {
 
 type Apis = (
     AuthApi,
+    AccountsApi,
+    CharactersApi,
+    TeamsApi,
+    ProgressionsApi,
     ApiKeysApi,
     AuditApi,
     AdminApi,
@@ -84,6 +97,11 @@ type Apis = (
 );
 
 fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()> {
+    let roster = Arc::new(Roster::new(
+        Arc::clone(&deps.storage),
+        Arc::clone(&deps.clock),
+        Arc::clone(&deps.random),
+    ));
     let apis = (
         AuthApi {
             auth: Arc::clone(&deps.auth),
@@ -92,6 +110,16 @@ fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()>
                 allowed_origins: config.cors_origins.clone(),
             },
         },
+        AccountsApi {
+            roster: Arc::clone(&roster),
+        },
+        CharactersApi {
+            roster: Arc::clone(&roster),
+        },
+        TeamsApi {
+            roster: Arc::clone(&roster),
+        },
+        ProgressionsApi { roster },
         ApiKeysApi {
             keys: Arc::clone(&deps.api_keys),
         },
