@@ -110,14 +110,6 @@ impl<A: Access> CharacterRepository for Repos<A> {
 
 #[async_trait]
 impl<A: Access> TeamRepository for Repos<A> {
-    async fn with_member(
-        &self,
-        owner: UserId,
-        character: CharacterId,
-    ) -> Result<Vec<TeamView>, RepoError> {
-        todo!("roster storage")
-    }
-
     async fn insert(&self, team: &Team) -> Result<(), RepoError> {
         todo!("roster storage")
     }

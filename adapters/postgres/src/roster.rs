@@ -111,14 +111,6 @@ impl<E: Exec> CharacterRepository for Repos<E> {
 
 #[async_trait]
 impl<E: Exec> TeamRepository for Repos<E> {
-    async fn with_member(
-        &self,
-        owner: UserId,
-        character: CharacterId,
-    ) -> Result<Vec<TeamView>, RepoError> {
-        todo!("roster storage")
-    }
-
     async fn insert(&self, team: &Team) -> Result<(), RepoError> {
         todo!("roster storage")
     }
