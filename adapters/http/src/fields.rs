@@ -245,6 +245,15 @@ pub fn path_uuid(name: &'static str, raw: &str) -> Result<uuid::Uuid, crate::err
     })
 }
 
+/// The `page` and `perPage` of an offset-paged list (defaults 1 and 20).
+pub fn page_request(
+    page: Option<i64>,
+    per_page: Option<i64>,
+) -> Result<domain::PageRequest, crate::error::ApiError> {
+    domain::PageRequest::parse(page, per_page)
+        .map_err(|errors| crate::error::ApiError::validation(&errors))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -269,13 +278,4 @@ mod tests {
         assert_eq!(refresh_token(Some(Value::Null)).expect("null"), None);
         assert!(refresh_token(Some(json!(true))).is_err());
     }
-}
-
-/// The `page` and `perPage` of an offset-paged list (defaults 1 and 20).
-pub fn page_request(
-    page: Option<i64>,
-    per_page: Option<i64>,
-) -> Result<domain::PageRequest, crate::error::ApiError> {
-    domain::PageRequest::parse(page, per_page)
-        .map_err(|errors| crate::error::ApiError::validation(&errors))
 }
