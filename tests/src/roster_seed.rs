@@ -16,7 +16,8 @@ pub const ACCOUNTS_PER_USER: i64 = 4;
 /// over [`ACCOUNTS_PER_USER`] accounts; one in twenty is soft-deleted, and
 /// ids are random UUIDs). The schema's migrations must have been applied.
 pub fn seed_sql(users: i64, per_user: i64) -> String {
-    let per_account = per_user.div_ceil(ACCOUNTS_PER_USER);
+    // Signed `div_ceil` is not stable yet.
+    let per_account = (per_user + ACCOUNTS_PER_USER - 1) / ACCOUNTS_PER_USER;
     format!(
         r#"
         INSERT INTO catalog_classes (id, name)
