@@ -66,7 +66,11 @@ async fn seeded(users: i64) -> Option<Seeded> {
 /// filtered one by level.
 fn lists() -> Vec<(&'static str, CharacterFilter, CharacterSort)> {
     vec![
-        ("name, no filter", CharacterFilter::default(), CharacterSort::NameAsc),
+        (
+            "name, no filter",
+            CharacterFilter::default(),
+            CharacterSort::NameAsc,
+        ),
         (
             "-level, search + levelMin",
             CharacterFilter {

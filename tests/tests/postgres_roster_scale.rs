@@ -156,8 +156,7 @@ fn characters_access(plan: &Value) -> Option<String> {
 }
 
 #[tokio::test]
-async fn every_character_list_of_one_owner_is_planned_with_an_index_among_100_000_characters()
-{
+async fn every_character_list_of_one_owner_is_planned_with_an_index_among_100_000_characters() {
     let Some(database) = TestDatabase::create().await else {
         return;
     };
@@ -218,7 +217,11 @@ async fn every_character_list_of_one_owner_is_planned_with_an_index_among_100_00
         }
     }
 
-    assert_eq!(checked, 8 * 6 * 2 * 2, "every filter, sort, statement and mode");
+    assert_eq!(
+        checked,
+        8 * 6 * 2 * 2,
+        "every filter, sort, statement and mode"
+    );
     assert!(
         failures.is_empty(),
         "{} of {checked} list plans read characters without an index:\n\n{}",
