@@ -7,7 +7,9 @@
 //! however many others there are.
 //!
 //! Run with `cargo bench -p tests --bench roster` (PostgreSQL from
-//! `TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+//! `TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`);
+//! `--profile dev` reuses the test build instead of a release one (the
+//! time is nearly all PostgreSQL's and the round trips).
 
 #![allow(clippy::print_stdout, clippy::expect_used)]
 
