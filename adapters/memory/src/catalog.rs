@@ -18,6 +18,36 @@ pub(crate) struct CatalogState {
     snapshot: Option<Arc<CatalogSnapshot>>,
 }
 
+impl CatalogState {
+    /// The class's name, or `""` when the catalog does not hold it.
+    pub(crate) fn class_name(&self, id: ClassId) -> &str {
+        self.snapshot
+            .as_deref()
+            .and_then(|s| {
+                let at = s.classes.binary_search_by_key(&id, |c| c.id).ok()?;
+                Some(s.classes[at].name.as_str())
+            })
+            .unwrap_or_default()
+    }
+
+    /// The server's name, or `""` when the catalog does not hold it.
+    pub(crate) fn server_name(&self, id: ServerId) -> &str {
+        self.snapshot
+            .as_deref()
+            .and_then(|s| {
+                let at = s.servers.binary_search_by_key(&id, |c| c.id).ok()?;
+                Some(s.servers[at].name.as_str())
+            })
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn item(&self, id: ItemId) -> Option<&CatalogItem> {
+        let s = self.snapshot.as_deref()?;
+        let at = s.items.binary_search_by_key(&id, |i| i.id).ok()?;
+        Some(&s.items[at])
+    }
+}
+
 impl<A: Access> Repos<A> {
     async fn snapshot(&self) -> Option<Arc<CatalogSnapshot>> {
         self.0.with_state(|s, _| s.catalog.snapshot.clone()).await

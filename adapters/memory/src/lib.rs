@@ -6,11 +6,15 @@
 //! half-applied unit — and keeps an undo log that restores every change if
 //! it is dropped without commit.
 
+mod accounts;
 mod api_keys;
 mod audit;
 mod catalog;
+mod characters;
+mod progressions;
 mod roster;
 mod state;
+mod teams;
 
 use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};

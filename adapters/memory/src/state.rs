@@ -48,6 +48,7 @@ pub(crate) struct State {
     pub(crate) audit: crate::audit::AuditState,
     pub(crate) api_keys: crate::api_keys::ApiKeyState,
     pub(crate) catalog: crate::catalog::CatalogState,
+    pub(crate) roster: crate::roster::RosterState,
 }
 
 impl State {
