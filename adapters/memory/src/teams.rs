@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use domain::ports::TeamRepository;
 use domain::roster::name_key;
-use domain::{PageRequest, Paged, RepoError, Team, TeamId, TeamView, UserId};
+use domain::{CharacterId, PageRequest, Paged, RepoError, Team, TeamId, TeamView, UserId};
 
 use crate::roster::{name_matches, page_of};
 use crate::{Access, Repos};
@@ -98,6 +98,27 @@ impl<A: Access> TeamRepository for Repos<A> {
             .with_state(|s, undo| {
                 let theirs = s.roster.teams.get(&id).is_some_and(|t| t.owner == owner);
                 theirs && s.remove_team(id, undo).is_some()
+            })
+            .await)
+    }
+
+    // Merged from the application commit (the port gained this method after
+    // roster-mem branched); roster-mem's own version supersedes it.
+    async fn with_member(
+        &self,
+        owner: UserId,
+        character: CharacterId,
+    ) -> Result<Vec<TeamView>, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, _| {
+                let mut found: Vec<(String, &Team)> = s
+                    .teams_of(owner)
+                    .filter(|t| t.member_ids.contains(&character))
+                    .map(|t| (name_key(t.name.as_str()), t))
+                    .collect();
+                found.sort_by(|(ka, a), (kb, b)| ka.cmp(kb).then(a.id.cmp(&b.id)));
+                found.into_iter().map(|(_, t)| s.team_view(t)).collect()
             })
             .await)
     }
