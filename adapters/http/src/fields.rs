@@ -73,6 +73,149 @@ string_fields! {
     new_password => "newPassword", exact;
     refresh_token => "refreshToken", optional;
     key_name => "name", trimmed;
+    roster_name => "name", trimmed;
+}
+
+/// A field of a PATCH body that may be left out (kept) but not cleared:
+/// `null` is refused like any other wrong type.
+fn patched<T>(
+    field: &str,
+    value: Option<Value>,
+    read: impl FnOnce(&str, Option<Value>) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Err(format!(
+            "field `{field}` cannot be null; leave it out to keep it"
+        )),
+        value => read(field, value).map(Some),
+    }
+}
+
+/// A string, trimmed, with errors that name the field.
+fn trimmed(field: &str, value: Option<Value>) -> Result<String, String> {
+    match value {
+        Some(Value::String(s)) => Ok(s.trim().to_owned()),
+        None | Some(Value::Null) => Err(format!("field `{field}` is required")),
+        Some(other) => Err(format!(
+            "field `{field}` must be a string, not {}",
+            kind(&other)
+        )),
+    }
+}
+
+/// An integer field, with errors that name it.
+fn integer(field: &str, value: Option<Value>) -> Result<i64, String> {
+    match value {
+        None | Some(Value::Null) => Err(format!("field `{field}` is required")),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| format!("field `{field}` must be an integer")),
+        Some(other) => Err(format!(
+            "field `{field}` must be an integer, not {}",
+            kind(&other)
+        )),
+    }
+}
+
+/// A catalog id (class, server): an integer in the `i32` range.
+fn catalog_id(field: &str, value: Option<Value>) -> Result<i32, String> {
+    let id = integer(field, value)?;
+    i32::try_from(id).map_err(|_| format!("field `{field}` is out of range"))
+}
+
+/// A UUID field, with errors that name it.
+fn uuid_field(field: &str, value: Option<Value>) -> Result<uuid::Uuid, String> {
+    match value {
+        Some(Value::String(s)) => {
+            uuid::Uuid::parse_str(&s).map_err(|_| format!("field `{field}` must be a UUID"))
+        }
+        None | Some(Value::Null) => Err(format!("field `{field}` is required")),
+        Some(other) => Err(format!(
+            "field `{field}` must be a UUID string, not {}",
+            kind(&other)
+        )),
+    }
+}
+
+/// The roster's request fields: strict types, errors that name the field.
+pub mod roster {
+    use poem_openapi::types::{MaybeUndefined, ParseError, ParseResult};
+    use serde_json::Value;
+
+    use super::{catalog_id, integer, kind, patched, trimmed, uuid_field};
+
+    fn parsed<T: poem_openapi::types::Type>(result: Result<T, String>) -> ParseResult<T> {
+        result.map_err(ParseError::custom)
+    }
+
+    /// `notes` of a new account: a string, or absent or `null` for none.
+    pub fn new_notes(value: Option<Value>) -> ParseResult<Option<String>> {
+        parsed(match value {
+            None | Some(Value::Null) => Ok(None),
+            value => trimmed("notes", value).map(Some),
+        })
+    }
+
+    /// `notes` of an account edit: absent keeps them, `null` clears them.
+    pub fn patch_notes(value: Option<Value>) -> ParseResult<MaybeUndefined<String>> {
+        parsed(match value {
+            None => Ok(MaybeUndefined::Undefined),
+            Some(Value::Null) => Ok(MaybeUndefined::Null),
+            value => trimmed("notes", value).map(MaybeUndefined::Value),
+        })
+    }
+
+    pub fn patch_name(value: Option<Value>) -> ParseResult<Option<String>> {
+        parsed(patched("name", value, trimmed))
+    }
+
+    pub fn level(value: Option<Value>) -> ParseResult<i64> {
+        parsed(integer("level", value))
+    }
+
+    pub fn patch_level(value: Option<Value>) -> ParseResult<Option<i64>> {
+        parsed(patched("level", value, integer))
+    }
+
+    pub fn class_id(value: Option<Value>) -> ParseResult<i32> {
+        parsed(catalog_id("classId", value))
+    }
+
+    pub fn patch_class_id(value: Option<Value>) -> ParseResult<Option<i32>> {
+        parsed(patched("classId", value, catalog_id))
+    }
+
+    pub fn server_id(value: Option<Value>) -> ParseResult<i32> {
+        parsed(catalog_id("serverId", value))
+    }
+
+    pub fn patch_server_id(value: Option<Value>) -> ParseResult<Option<i32>> {
+        parsed(patched("serverId", value, catalog_id))
+    }
+
+    pub fn account_id(value: Option<Value>) -> ParseResult<uuid::Uuid> {
+        parsed(uuid_field("accountId", value))
+    }
+
+    pub fn patch_account_id(value: Option<Value>) -> ParseResult<Option<uuid::Uuid>> {
+        parsed(patched("accountId", value, uuid_field))
+    }
+
+    /// `ids` of a bulk delete: an array of UUID strings.
+    pub fn ids(value: Option<Value>) -> ParseResult<Vec<uuid::Uuid>> {
+        parsed(match value {
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|item| uuid_field("ids", Some(item)))
+                .collect(),
+            None | Some(Value::Null) => Err("field `ids` is required".to_owned()),
+            Some(other) => Err(format!(
+                "field `ids` must be an array of UUIDs, not {}",
+                kind(&other)
+            )),
+        })
+    }
 }
 
 /// An optional RFC 3339 timestamp field, with an error that names it.
