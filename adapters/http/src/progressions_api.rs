@@ -325,7 +325,6 @@ fn status(value: Option<Value>) -> ParseResult<StatusDto> {
         }
         Some(_) => None,
     };
-    parsed.ok_or_else(|| {
-        ParseError::custom("field `status` must be one of todo, in_progress, done")
-    })
+    parsed
+        .ok_or_else(|| ParseError::custom("field `status` must be one of todo, in_progress, done"))
 }

@@ -321,8 +321,6 @@ fn optional_member_ids(value: Option<Value>) -> ParseResult<Option<Vec<Uuid>>> {
     match value {
         None => Ok(None),
         Some(Value::Null) => Err(type_error("memberIds", "an array of UUIDs, not null")),
-        Some(value) => uuid_list(value)
-            .map(Some)
-            .map_err(ParseError::propagate),
+        Some(value) => uuid_list(value).map(Some).map_err(ParseError::propagate),
     }
 }

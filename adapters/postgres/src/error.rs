@@ -13,6 +13,12 @@ const CONSTRAINTS: &[&str] = &[
     "audit_entries_pkey",
     "api_keys_pkey",
     "api_keys_key_hash",
+    "game_accounts_pkey",
+    "game_accounts_owner_name",
+    "characters_pkey",
+    "characters_owner_server_name",
+    "teams_pkey",
+    "teams_owner_name",
 ];
 
 pub(crate) fn from_pg(error: tokio_postgres::Error) -> RepoError {

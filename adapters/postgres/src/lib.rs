@@ -7,15 +7,19 @@
 //! serialization failures and deadlocks of single statements are retried.
 //! A transaction is one PostgreSQL transaction on one pooled connection.
 
+mod accounts;
 mod api_keys;
 mod audit;
 mod catalog;
+mod characters;
 mod error;
 mod exec;
 mod migrate;
+mod progressions;
 mod roster;
 mod schema;
 mod sessions;
+mod teams;
 mod users;
 
 use std::fmt;
@@ -33,6 +37,9 @@ use sea_query_postgres::PostgresBinder;
 use tokio_postgres::{NoTls, Row};
 
 pub use migrate::{MIGRATIONS, MigrationError, Migrator};
+
+#[doc(hidden)]
+pub use characters::{StatementSql, character_list_sql};
 
 use exec::{Exec, PoolExec, TxExec};
 

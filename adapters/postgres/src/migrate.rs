@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_audit_api_keys_catalog.sql",
         sql: include_str!("../../../migrations/0002_audit_api_keys_catalog.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_roster.sql",
+        sql: include_str!("../../../migrations/0003_roster.sql"),
+    },
 ];
 
 /// Any number that is ours alone: the key of the advisory lock.

@@ -1,190 +1,47 @@
-//! PLACEHOLDER on branch `roster` only: replaced by the real adapter.
-#![allow(unused_variables)]
+//! What the roster's repositories share: name order, paging and counts.
+//!
+//! Every roster statement is scoped by its owner in its own WHERE
+//! (`owner_id = $n`), and by `deleted_at IS NULL` where rows are soft
+//! deleted: nothing is filtered after the fact.
 
-use async_trait::async_trait;
-use domain::ports::{
-    AccountRepository, CharacterRepository, ProgressionRepository, TeamRepository,
-};
-use domain::*;
-use time::OffsetDateTime;
+use domain::{PageRequest, RepoError};
+use sea_query::{Expr, IntoColumnRef, SelectStatement};
 
 use crate::Repos;
 use crate::exec::Exec;
 
-#[async_trait]
-impl<E: Exec> AccountRepository for Repos<E> {
-    async fn insert(&self, account: &GameAccount) -> Result<(), RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn find(&self, owner: UserId, id: AccountId) -> Result<Option<AccountView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn lock(&self, owner: UserId, id: AccountId) -> Result<bool, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn list(
-        &self,
-        owner: UserId,
-        search: Option<&str>,
-        page: PageRequest,
-    ) -> Result<Paged<AccountView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn update(&self, account: &GameAccount) -> Result<bool, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn delete(
-        &self,
-        owner: UserId,
-        id: AccountId,
-        at: OffsetDateTime,
-    ) -> Result<bool, RepoError> {
-        todo!("roster storage")
-    }
+/// `lower(column) COLLATE "C"`: the ports' name order (lower-cased, byte by
+/// byte), written exactly as the migration's indexes are, so the planner
+/// can read a page in order from one of them.
+pub(crate) fn name_key(column: impl IntoColumnRef) -> Expr {
+    Expr::cust_with_expr(r#"lower($1) COLLATE "C""#, Expr::col(column))
 }
 
-#[async_trait]
-impl<E: Exec> CharacterRepository for Repos<E> {
-    async fn insert(&self, character: &Character) -> Result<(), RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn find(
-        &self,
-        owner: UserId,
-        id: CharacterId,
-    ) -> Result<Option<CharacterView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn find_many(
-        &self,
-        owner: UserId,
-        ids: &[CharacterId],
-    ) -> Result<Vec<CharacterView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn list(
-        &self,
-        owner: UserId,
-        filter: &CharacterFilter,
-        sort: CharacterSort,
-        page: PageRequest,
-    ) -> Result<Paged<CharacterView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn update(
-        &self,
-        character: &Character,
-        expected_version: i64,
-    ) -> Result<bool, RepoError> {
-        todo!("roster storage")
-    }
-
-    /// Soft-deletes the owner's live characters among `ids` (`deleted_at`
-    /// and `updated_at` become `at`). Returns the ids it deleted.
-    async fn delete(
-        &self,
-        owner: UserId,
-        ids: &[CharacterId],
-        at: OffsetDateTime,
-    ) -> Result<Vec<CharacterId>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn delete_by_account(
-        &self,
-        owner: UserId,
-        account: AccountId,
-        at: OffsetDateTime,
-    ) -> Result<Vec<CharacterId>, RepoError> {
-        todo!("roster storage")
-    }
+/// Narrows `query` to the rows of `page`.
+pub(crate) fn paginate(query: &mut SelectStatement, page: PageRequest) {
+    query
+        .limit(u64::from(page.per_page()))
+        .offset(page.offset());
 }
 
-#[async_trait]
-impl<E: Exec> TeamRepository for Repos<E> {
-    async fn with_member(
-        &self,
-        owner: UserId,
-        character: CharacterId,
-    ) -> Result<Vec<TeamView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn insert(&self, team: &Team) -> Result<(), RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn find(&self, owner: UserId, id: TeamId) -> Result<Option<TeamView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn list(
-        &self,
-        owner: UserId,
-        search: Option<&str>,
-        page: PageRequest,
-    ) -> Result<Paged<TeamView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn update(&self, team: &Team) -> Result<bool, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn delete(&self, owner: UserId, id: TeamId) -> Result<bool, RepoError> {
-        todo!("roster storage")
-    }
+pub(crate) fn corrupt(table: &str, what: &str) -> RepoError {
+    RepoError::unknown(format!("corrupt {table} row: {what}"))
 }
 
-#[async_trait]
-impl<E: Exec> ProgressionRepository for Repos<E> {
-    async fn find(
-        &self,
-        owner: UserId,
-        character: CharacterId,
-        item: ItemId,
-    ) -> Result<Option<Progression>, RepoError> {
-        todo!("roster storage")
-    }
+/// A `COUNT` as the domain counts: never negative.
+pub(crate) fn to_count(count: i64) -> Result<u64, RepoError> {
+    u64::try_from(count).map_err(|_| RepoError::unknown("COUNT returned a negative number"))
+}
 
-    async fn upsert(&self, owner: UserId, progression: &Progression) -> Result<bool, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn list(
-        &self,
-        owner: UserId,
-        character: CharacterId,
-        kind: Option<ItemKind>,
-        status: Option<ProgressStatus>,
-        page: PageRequest,
-    ) -> Result<Paged<ProgressionView>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn counts(
-        &self,
-        owner: UserId,
-        character: CharacterId,
-    ) -> Result<Vec<ProgressCount>, RepoError> {
-        todo!("roster storage")
-    }
-
-    async fn for_item(
-        &self,
-        owner: UserId,
-        characters: &[CharacterId],
-        item: ItemId,
-    ) -> Result<Vec<Progression>, RepoError> {
-        todo!("roster storage")
+impl<E: Exec> Repos<E> {
+    /// Runs a query whose one row holds one `COUNT` in its first column.
+    pub(crate) async fn count(&self, query: &SelectStatement) -> Result<u64, RepoError> {
+        let counts = self
+            .select(query, |row| {
+                row.try_get::<_, i64>(0)
+                    .map_err(|_| RepoError::unknown("COUNT returned no number"))
+            })
+            .await?;
+        to_count(counts.first().copied().unwrap_or(0))
     }
 }

@@ -93,3 +93,60 @@ pub(crate) enum CatalogItems {
     Name,
     Level,
 }
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum GameAccounts {
+    Table,
+    Id,
+    OwnerId,
+    Name,
+    Notes,
+    CreatedAt,
+    UpdatedAt,
+    DeletedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Characters {
+    Table,
+    Id,
+    OwnerId,
+    AccountId,
+    Name,
+    Level,
+    ClassId,
+    ServerId,
+    Version,
+    CreatedAt,
+    UpdatedAt,
+    DeletedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Teams {
+    Table,
+    Id,
+    OwnerId,
+    Name,
+    Description,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum TeamMembers {
+    Table,
+    TeamId,
+    CharacterId,
+    Position,
+}
+
+#[derive(Iden, Clone, Copy)]
+pub(crate) enum Progressions {
+    Table,
+    CharacterId,
+    ItemId,
+    Status,
+    CompletedAt,
+    UpdatedAt,
+}
