@@ -195,6 +195,24 @@ impl TestApp {
         send(self.api(Method::POST, path).bearer_auth(bearer).json(body)).await
     }
 
+    /// `PATCH /api/v1{path}` with a JSON body and a bearer token.
+    pub async fn patch_json_as(&self, path: &str, bearer: &str, body: &Value) -> Reply {
+        send(self.api(Method::PATCH, path).bearer_auth(bearer).json(body)).await
+    }
+
+    /// `POST /api/v1{path}` that must answer 201; its `data`. Panics
+    /// otherwise: tests that start from an object are not about creating it.
+    pub async fn create_as(&self, path: &str, bearer: &str, body: &Value) -> Value {
+        let reply = self.post_json_as(path, bearer, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "creating a fixture at {path} failed: {}",
+            reply.text
+        );
+        reply.data().clone()
+    }
+
     pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Reply {
         self.post_json(
             "/auth/register",

@@ -328,17 +328,17 @@ impl<E: Exec> TeamRepository for Repos<E> {
         Ok(self.write(&statement).await? == 1)
     }
 
+    // Merged from the application commit (the port gained this method after
+    // roster-pg branched); roster-pg's own version supersedes it.
     async fn with_member(
         &self,
         owner: UserId,
         character: CharacterId,
     ) -> Result<Vec<TeamView>, RepoError> {
         let teams_of_character = Query::select()
-            .column((TeamMembers::Table, TeamMembers::TeamId))
+            .column(TeamMembers::TeamId)
             .from(TeamMembers::Table)
-            .and_where(
-                Expr::col((TeamMembers::Table, TeamMembers::CharacterId)).eq(character.as_uuid()),
-            )
+            .and_where(Expr::col(TeamMembers::CharacterId).eq(character.as_uuid()))
             .to_owned();
         let query = select()
             .cond_where(of_owner(owner))

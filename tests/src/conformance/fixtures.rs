@@ -11,6 +11,10 @@ use domain::ports::Random;
 
 use super::FreshStorage;
 use domain::{
+    AccountId, Character, CharacterId, GameAccount, Level, Notes, ProgressStatus, Progression,
+    RosterName, Team, TeamId,
+};
+use domain::{
     ApiKey, ApiKeyId, ApiKeyName, ApiKeySecret, AuditEntry, AuditId, AuditValue, CatalogItem,
     CatalogSnapshot, Change, CharacterClass, ClassId, DisplayName, Email, FamilyId, GameServer,
     ItemId, ItemKind, PasswordHash, RefreshToken, RepoError, RevokeReason, Role, ServerId, Session,
@@ -554,4 +558,323 @@ fn display_name(name: &str) -> DisplayName {
 #[track_caller]
 fn api_key_name(name: &str) -> ApiKeyName {
     ApiKeyName::parse(name).unwrap_or_else(|e| panic!("fixture key name {name:?}: {e:?}"))
+}
+
+/// The catalog the roster suites name things with: three classes, two
+/// servers, and items of every kind (ids out of order, as a source may send
+/// them).
+///
+/// | id | kind | name |
+/// |---|---|---|
+/// | 10 | quest | `Gobball Hunt` |
+/// | 20 | dungeon | `Gobball Dungeon` |
+/// | 30 | achievement | `First Steps` |
+/// | 40 | quest | `Dofus Quest` |
+/// | 50 | dungeon | `Kwak Lair` |
+pub fn a_roster_catalog() -> CatalogSnapshot {
+    a_catalog("roster-1")
+        .classes(&[(8, "Iop"), (1, "Feca"), (11, "Sacrier")])
+        .servers(&[(403, "Draconiros"), (401, "Imagiro")])
+        .item(40, ItemKind::Quest, "Dofus Quest", 100)
+        .item(10, ItemKind::Quest, "Gobball Hunt", 1)
+        .item(30, ItemKind::Achievement, "First Steps", 1)
+        .item(50, ItemKind::Dungeon, "Kwak Lair", 110)
+        .item(20, ItemKind::Dungeon, "Gobball Dungeon", 20)
+        .build()
+}
+
+/// Feca, Iop and Sacrier in [`a_roster_catalog`].
+pub const FECA: ClassId = ClassId(1);
+pub const IOP: ClassId = ClassId(8);
+pub const SACRIER: ClassId = ClassId(11);
+/// Imagiro and Draconiros in [`a_roster_catalog`].
+pub const IMAGIRO: ServerId = ServerId(401);
+pub const DRACONIROS: ServerId = ServerId(403);
+
+/// Stores [`a_roster_catalog`], outside any transaction.
+pub async fn stored_roster_catalog(storage: &FreshStorage) -> CatalogSnapshot {
+    let snapshot = a_roster_catalog();
+    storage.catalog().replace(&snapshot).await.expect("replace");
+    snapshot
+}
+
+#[track_caller]
+pub fn roster_name(name: &str) -> RosterName {
+    RosterName::parse("name", name).unwrap_or_else(|e| panic!("fixture name {name:?}: {e:?}"))
+}
+
+#[track_caller]
+pub fn notes(text: &str) -> Notes {
+    Notes::parse("notes", text)
+        .unwrap_or_else(|e| panic!("fixture notes {text:?}: {e:?}"))
+        .expect("fixture notes are not empty")
+}
+
+#[track_caller]
+pub fn level(value: i64) -> Level {
+    Level::new("level", value).unwrap_or_else(|e| panic!("fixture level {value}: {e:?}"))
+}
+
+/// A fresh account id whose time part is `now`.
+pub fn new_account_id_at(now: OffsetDateTime) -> AccountId {
+    AccountId::from_uuid(v7_at(now))
+}
+
+/// A fresh character id whose time part is `now`, for characters whose
+/// order by id a behaviour arranges.
+pub fn new_character_id_at(now: OffsetDateTime) -> CharacterId {
+    CharacterId::from_uuid(v7_at(now))
+}
+
+/// A fresh team id whose time part is `now`.
+pub fn new_team_id_at(now: OffsetDateTime) -> TeamId {
+    TeamId::from_uuid(v7_at(now))
+}
+
+/// Starts an account of `owner` with a unique name, no notes, created and
+/// updated at [`BASE`].
+pub fn an_account_of(owner: UserId) -> AccountBuilder {
+    AccountBuilder(GameAccount {
+        id: new_account_id_at(BASE),
+        owner,
+        name: roster_name(&format!("Account {}", unique_suffix())),
+        notes: None,
+        created_at: BASE,
+        updated_at: BASE,
+    })
+}
+
+/// Builds a [`GameAccount`] one field at a time.
+#[derive(Debug, Clone)]
+pub struct AccountBuilder(GameAccount);
+
+impl AccountBuilder {
+    pub fn id(mut self, id: AccountId) -> Self {
+        self.0.id = id;
+        self
+    }
+
+    pub fn name(mut self, name: &str) -> Self {
+        self.0.name = roster_name(name);
+        self
+    }
+
+    pub fn notes(mut self, text: &str) -> Self {
+        self.0.notes = Some(notes(text));
+        self
+    }
+
+    pub fn created_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.created_at = at;
+        self.0.updated_at = at;
+        self
+    }
+
+    pub fn updated_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.updated_at = at;
+        self
+    }
+
+    pub fn build(self) -> GameAccount {
+        self.0
+    }
+}
+
+/// Inserts accounts directly, each as its own unit, in the order given.
+pub async fn store_accounts(storage: &FreshStorage, accounts: &[&GameAccount]) {
+    for account in accounts {
+        storage
+            .accounts()
+            .insert(account)
+            .await
+            .expect("insert account");
+    }
+}
+
+/// Inserts a new account of `owner`.
+pub async fn stored_account(storage: &FreshStorage, owner: UserId) -> GameAccount {
+    let account = an_account_of(owner).build();
+    store_accounts(storage, &[&account]).await;
+    account
+}
+
+/// Starts a live level-1 Feca on Imagiro of `owner`'s `account`, with a
+/// unique name, at version 1, created and updated at [`BASE`].
+pub fn a_character_of(owner: UserId, account: AccountId) -> CharacterBuilder {
+    CharacterBuilder(Character {
+        id: new_character_id_at(BASE),
+        owner,
+        account_id: account,
+        name: roster_name(&format!("Char-{}", unique_suffix())),
+        level: level(1),
+        class_id: FECA,
+        server_id: IMAGIRO,
+        version: 1,
+        created_at: BASE,
+        updated_at: BASE,
+        deleted_at: None,
+    })
+}
+
+/// Builds a [`Character`] one field at a time.
+#[derive(Debug, Clone)]
+pub struct CharacterBuilder(Character);
+
+impl CharacterBuilder {
+    pub fn id(mut self, id: CharacterId) -> Self {
+        self.0.id = id;
+        self
+    }
+
+    /// An id whose time part is `now`, so the character sorts among others
+    /// by it.
+    pub fn id_at(self, now: OffsetDateTime) -> Self {
+        self.id(new_character_id_at(now))
+    }
+
+    pub fn name(mut self, name: &str) -> Self {
+        self.0.name = roster_name(name);
+        self
+    }
+
+    pub fn level(mut self, value: i64) -> Self {
+        self.0.level = level(value);
+        self
+    }
+
+    pub fn class(mut self, class: ClassId) -> Self {
+        self.0.class_id = class;
+        self
+    }
+
+    pub fn server(mut self, server: ServerId) -> Self {
+        self.0.server_id = server;
+        self
+    }
+
+    pub fn version(mut self, version: i64) -> Self {
+        self.0.version = version;
+        self
+    }
+
+    pub fn created_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.created_at = at;
+        self.0.updated_at = at;
+        self
+    }
+
+    pub fn updated_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.updated_at = at;
+        self
+    }
+
+    pub fn build(self) -> Character {
+        self.0
+    }
+}
+
+/// Inserts characters directly, each as its own unit, in the order given.
+pub async fn store_characters(storage: &FreshStorage, characters: &[&Character]) {
+    for character in characters {
+        storage
+            .characters()
+            .insert(character)
+            .await
+            .expect("insert character");
+    }
+}
+
+/// Starts a team of `owner` with a unique name, no description and no
+/// member, created and updated at [`BASE`].
+pub fn a_team_of(owner: UserId) -> TeamBuilder {
+    TeamBuilder(Team {
+        id: new_team_id_at(BASE),
+        owner,
+        name: roster_name(&format!("Team {}", unique_suffix())),
+        description: None,
+        member_ids: Vec::new(),
+        created_at: BASE,
+        updated_at: BASE,
+    })
+}
+
+/// Builds a [`Team`] one field at a time.
+#[derive(Debug, Clone)]
+pub struct TeamBuilder(Team);
+
+impl TeamBuilder {
+    pub fn id(mut self, id: TeamId) -> Self {
+        self.0.id = id;
+        self
+    }
+
+    pub fn name(mut self, name: &str) -> Self {
+        self.0.name = roster_name(name);
+        self
+    }
+
+    pub fn description(mut self, text: &str) -> Self {
+        self.0.description = Some(notes(text));
+        self
+    }
+
+    /// The members, in this order.
+    pub fn members(mut self, members: &[&Character]) -> Self {
+        self.0.member_ids = members.iter().map(|c| c.id).collect();
+        self
+    }
+
+    pub fn created_at(mut self, at: OffsetDateTime) -> Self {
+        self.0.created_at = at;
+        self.0.updated_at = at;
+        self
+    }
+
+    pub fn build(self) -> Team {
+        self.0
+    }
+}
+
+/// Inserts teams directly, each as its own unit, in the order given.
+pub async fn store_teams(storage: &FreshStorage, teams: &[&Team]) {
+    for team in teams {
+        storage.teams().insert(team).await.expect("insert team");
+    }
+}
+
+/// `character`'s progression on `item` with `status`, updated at `at`
+/// (and completed then when `status` is `done`).
+pub fn a_progression(
+    character: CharacterId,
+    item: i64,
+    status: ProgressStatus,
+    at: OffsetDateTime,
+) -> Progression {
+    Progression {
+        character_id: character,
+        item_id: ItemId(item),
+        status,
+        completed_at: (status == ProgressStatus::Done).then_some(at),
+        updated_at: at,
+    }
+}
+
+/// Upserts progressions of `owner` directly, each as its own unit; each
+/// must be accepted.
+pub async fn store_progressions(
+    storage: &FreshStorage,
+    owner: UserId,
+    progressions: &[&Progression],
+) {
+    for progression in progressions {
+        let stored = storage
+            .progressions()
+            .upsert(owner, progression)
+            .await
+            .expect("upsert progression");
+        assert!(
+            stored,
+            "fixture progressions belong to a live character of the owner"
+        );
+    }
 }

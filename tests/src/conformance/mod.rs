@@ -23,11 +23,15 @@
 //! This module must not know any adapter: a behaviour that only one backend
 //! has is a bug in the other, not a reason for a special case here.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod catalog;
+pub mod characters;
 pub mod fixtures;
+pub mod progressions;
 pub mod sessions;
+pub mod teams;
 pub mod transactions;
 pub mod users;
 
@@ -176,6 +180,77 @@ macro_rules! storage_conformance {
                 a_replace_committed_in_a_transaction_is_visible_afterwards,
                 a_replace_in_a_transaction_dropped_without_commit_leaves_the_old_catalog,
                 a_first_replace_dropped_without_commit_leaves_the_catalog_empty,
+            ]);
+
+            $crate::storage_conformance!(@group $fresh, accounts [
+                inserting_an_account_then_finding_it_returns_every_field,
+                inserting_an_account_with_a_taken_id_is_a_duplicate,
+                inserting_an_account_named_like_a_live_one_of_the_owner_ignoring_case_is_a_duplicate,
+                another_user_and_a_deleted_accounts_name_are_free_to_take,
+                another_users_account_is_not_found_locked_listed_updated_or_deleted,
+                an_unknown_account_is_not_found_locked_updated_or_deleted,
+                the_character_count_counts_the_accounts_live_characters_only,
+                listing_sorts_by_lower_cased_name,
+                listing_pages_with_the_total_and_a_page_past_the_end_is_empty,
+                searching_accounts_matches_a_substring_ignoring_case_and_wildcards_literally,
+                updating_an_account_writes_its_name_notes_and_updated_at_only,
+                updating_an_account_to_another_live_accounts_name_is_a_duplicate_and_writes_nothing,
+                deleting_an_account_hides_it_from_every_method_and_succeeds_once,
+                locking_answers_whether_the_owner_has_the_live_account_inside_a_transaction,
+                an_account_written_in_a_transaction_dropped_without_commit_is_not_stored,
+            ]);
+
+            $crate::storage_conformance!(@group $fresh, characters [
+                inserting_a_character_then_finding_it_returns_every_field_and_its_names,
+                a_class_or_server_the_catalog_no_longer_holds_is_named_by_an_empty_string,
+                a_character_of_a_deleted_account_keeps_the_accounts_name,
+                inserting_a_character_with_a_taken_id_is_a_duplicate,
+                a_live_characters_name_ignoring_case_on_the_same_server_is_a_duplicate,
+                a_name_is_free_on_another_server_for_another_user_and_once_deleted,
+                another_users_character_is_invisible_to_every_method,
+                finding_many_returns_the_owners_live_characters_among_the_ids,
+                listing_with_a_search_matches_a_substring_ignoring_case_and_wildcards_literally,
+                listing_filters_by_class_server_and_account_any_of_each,
+                listing_filters_by_level_bounds_inclusively,
+                listing_with_several_criteria_returns_characters_matching_all_of_them,
+                listing_by_name_compares_lower_cased_names_then_ids_in_the_orders_direction,
+                listing_by_level_breaks_ties_by_name_ascending_then_id_in_the_orders_direction,
+                listing_by_creation_breaks_ties_by_id_in_the_orders_direction,
+                paging_characters_returns_each_once_with_the_total_and_nothing_past_the_end,
+                deleting_characters_returns_the_ids_deleted_once_and_hides_them_everywhere,
+                deleting_by_account_deletes_only_that_accounts_live_characters,
+                updating_from_the_stored_version_writes_every_field_and_the_new_version,
+                updating_from_a_stale_version_returns_false_and_writes_nothing,
+                concurrent_updates_from_one_version_have_exactly_one_winner,
+                updating_to_a_live_characters_name_on_the_same_server_is_a_duplicate_and_writes_nothing,
+                character_writes_in_a_transaction_dropped_without_commit_leave_nothing,
+            ]);
+
+            $crate::storage_conformance!(@group $fresh, teams [
+                inserting_a_team_then_finding_it_returns_every_field_and_its_members_in_order,
+                inserting_a_team_with_a_taken_id_is_a_duplicate,
+                a_team_name_of_the_owner_ignoring_case_is_a_duplicate_but_free_for_another_user,
+                another_users_team_is_not_found_listed_updated_or_deleted,
+                deleted_characters_drop_out_of_a_teams_members_keeping_the_order,
+                updating_a_team_writes_its_name_description_members_and_updated_at,
+                updating_a_team_to_another_teams_name_is_a_duplicate_and_writes_nothing,
+                listing_teams_sorts_by_lower_cased_name_searches_and_pages,
+                deleting_a_team_removes_it_once_and_frees_its_name,
+                team_writes_in_a_transaction_dropped_without_commit_leave_nothing,
+            ]);
+
+            $crate::storage_conformance!(@group $fresh, progressions [
+                upserting_a_new_progression_then_finding_it_returns_every_field,
+                upserting_again_replaces_the_status_and_both_times,
+                upserting_for_another_users_or_an_unknown_or_deleted_character_stores_nothing,
+                another_users_character_shows_no_progression_anywhere,
+                listing_returns_the_characters_progressions_by_item_id_with_kind_and_name,
+                listing_filters_by_kind_and_status_and_pages_with_the_total,
+                counting_counts_each_kind_and_status_and_leaves_out_empty_pairs,
+                items_the_catalog_no_longer_holds_are_left_out_of_lists_and_counts,
+                progress_on_an_item_is_read_for_the_owners_live_characters_among_those_given,
+                a_deleted_characters_progressions_vanish,
+                upserts_in_a_transaction_dropped_without_commit_leave_the_previous_progress,
             ]);
         }
     };
