@@ -5,3 +5,4 @@
 pub mod app;
 pub mod conformance;
 pub mod pg;
+pub mod roster;
