@@ -186,6 +186,18 @@ impl From<MemberProgress> for MemberProgressDto {
     }
 }
 
+/// The `itemId` path parameter. Read as text and parsed here so that the
+/// error names it (poem-openapi reports a failed path parse under an
+/// internal name such as `param1`).
+fn item(raw: &str) -> Result<ItemId, ApiError> {
+    raw.parse().map(ItemId).map_err(|_| {
+        ApiError::validation(&domain::ValidationErrors::single(
+            "itemId",
+            "must be an integer",
+        ))
+    })
+}
+
 fn character_id(raw: &str) -> Result<CharacterId, ApiError> {
     Ok(CharacterId::from_uuid(path_uuid("id", raw)?))
 }
@@ -266,19 +278,20 @@ impl ProgressionsApi {
         auth: CallerAuth,
         /// The character's id (a UUID).
         id: Path<String>,
-        /// The catalog item's id.
+        /// The catalog item's id (an integer).
         #[oai(name = "itemId")]
-        item_id: Path<i64>,
+        item_id: Path<String>,
         body: Json<SetProgressionRequest>,
     ) -> Result<Json<Envelope<ProgressionDto>>, ApiError> {
         let character = character_id(&id.0)?;
+        let item = item(&item_id.0)?;
         let status = ProgressStatus::from(body.0.status).as_str();
         let progression = self
             .roster
             .set_progression(
                 auth.0.user_id,
                 character,
-                ItemId(item_id.0),
+                item,
                 status,
                 &RequestContext::client(),
             )
@@ -300,14 +313,14 @@ impl ProgressionsApi {
         auth: CallerAuth,
         /// The team's id (a UUID).
         id: Path<String>,
-        /// The catalog item's id.
+        /// The catalog item's id (an integer).
         #[oai(name = "itemId")]
-        item_id: Path<i64>,
+        item_id: Path<String>,
     ) -> Result<Json<Envelope<Vec<MemberProgressDto>>>, ApiError> {
         let team = TeamId::from_uuid(path_uuid("id", &id.0)?);
         let lines = self
             .roster
-            .team_progress(auth.0.user_id, team, ItemId(item_id.0))
+            .team_progress(auth.0.user_id, team, item(&item_id.0)?)
             .await?;
         Ok(Json(Envelope::new(
             lines.into_iter().map(Into::into).collect(),
