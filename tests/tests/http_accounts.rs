@@ -3,6 +3,7 @@
 //! ignoring case, PATCH that tells a left-out field from `null`, and a
 //! delete that refuses to orphan characters unless asked to cascade.
 
+use domain::ports::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tests::app::{Reply, TestApp};

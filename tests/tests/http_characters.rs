@@ -3,6 +3,7 @@
 //! uniqueness and catalog rules, `ETag`/`If-Match` with strong comparison,
 //! soft and bulk deletes, and the audit trail of every change.
 
+use domain::ports::Clock;
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
