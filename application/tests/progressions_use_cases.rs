@@ -261,7 +261,7 @@ async fn the_list_filters_by_kind_and_status_and_pages_by_item_id() {
     };
     assert_eq!(ids(&done_quests), [quests[1].id, quests[2].id]);
     assert_eq!(done_quests.total, 2);
-    let mut all: Vec<ItemId> = vec![quests[0].id, quests[1].id, quests[2].id, dungeons[0].id];
+    let mut all = [quests[0].id, quests[1].id, quests[2].id, dungeons[0].id];
     all.sort_by_key(|i| i.0);
     assert_eq!(second_page.total, 4);
     assert_eq!(ids(&second_page), all[3..]);

@@ -214,7 +214,7 @@ async fn the_list_filters_by_kind_and_status_and_pages_by_item_id() {
     done_quests.expect_status(StatusCode::OK);
     assert_eq!(ids(&done_quests), [quests[1], quests[2]]);
     assert_eq!(done_quests.body["pagination"]["total"], 2);
-    let mut all = vec![quests[0], quests[1], quests[2], dungeons[0]];
+    let mut all = [quests[0], quests[1], quests[2], dungeons[0]];
     all.sort_unstable();
     assert_eq!(ids(&second), all[3..]);
     assert_eq!(
