@@ -5,4 +5,5 @@
 pub mod app;
 pub mod conformance;
 pub mod pg;
+pub mod roster;
 pub mod roster_seed;

@@ -1,0 +1,652 @@
+//! Team use cases on the memory adapters with the bundled catalog: the
+//! member rules (the caller's live characters, distinct, at most eight, one
+//! server), name uniqueness, and the audit entry each change writes.
+
+mod roster_harness;
+
+use application::characters::{CharacterPatch, Precondition};
+use application::roster::RosterError;
+use application::teams::{NewTeam, TeamPatch};
+use domain::{AuditValue, CharacterId, PageRequest, TeamView};
+use roster_harness::{Harness, change, text};
+use time::Duration;
+
+fn new_team(name: &str, members: &[CharacterId]) -> NewTeam {
+    NewTeam {
+        name: name.to_owned(),
+        description: None,
+        member_ids: members.to_vec(),
+    }
+}
+
+fn member_ids(view: &TeamView) -> Vec<CharacterId> {
+    view.members.iter().map(|m| m.character.id).collect()
+}
+
+#[track_caller]
+fn assert_invalid(result: Result<TeamView, RosterError>, field: &str) {
+    match result {
+        Err(RosterError::Validation(errors)) => assert!(
+            errors.0.iter().any(|e| e.field == field),
+            "{errors} does not name {field}"
+        ),
+        other => panic!("expected a validation error on {field}, got {other:?}"),
+    }
+}
+
+async fn team_count(h: &Harness, owner: domain::UserId) -> u64 {
+    h.roster
+        .list_teams(owner, None, PageRequest::default())
+        .await
+        .expect("list")
+        .total
+}
+
+#[tokio::test]
+async fn a_team_holds_its_members_in_the_given_order_with_catalog_names() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let server = h.servers().await[0];
+    let a = h.character(owner, "Alpha", server).await;
+    let b = h.character(owner, "Bravo", server).await;
+
+    let team = h
+        .roster
+        .create_team(
+            owner,
+            NewTeam {
+                name: "  Raiders  ".into(),
+                description: Some("weekly dungeon run".into()),
+                member_ids: vec![b.character.id, a.character.id],
+            },
+            &h.client,
+        )
+        .await
+        .expect("created");
+
+    assert_eq!(team.team.name.as_str(), "Raiders");
+    assert_eq!(
+        team.team.description.as_ref().map(|d| d.as_str()),
+        Some("weekly dungeon run")
+    );
+    assert_eq!(member_ids(&team), vec![b.character.id, a.character.id]);
+    assert_eq!(team.members[0].server_name, b.server_name);
+    assert_eq!(team.members[0].class_name, b.class_name);
+    assert_eq!(team.team.created_at, h.now());
+    assert_eq!(
+        h.roster.team(owner, team.team.id).await.expect("found"),
+        team
+    );
+}
+
+#[tokio::test]
+async fn a_team_without_members_is_allowed() {
+    let h = Harness::new().await;
+    let owner = h.user();
+
+    let team = h
+        .roster
+        .create_team(owner, new_team("Empty", &[]), &h.client)
+        .await
+        .expect("created");
+
+    assert!(team.members.is_empty());
+    assert!(team.team.member_ids.is_empty());
+}
+
+#[tokio::test]
+async fn another_users_character_is_not_found_and_nothing_is_written() {
+    let h = Harness::new().await;
+    let (owner, stranger) = (h.user(), h.user());
+    let server = h.servers().await[0];
+    let mine = h.character(owner, "Mine", server).await;
+    let theirs = h.character(stranger, "Theirs", server).await;
+
+    let result = h
+        .roster
+        .create_team(
+            owner,
+            new_team("Mixed", &[mine.character.id, theirs.character.id]),
+            &h.client,
+        )
+        .await;
+
+    assert!(
+        matches!(result, Err(RosterError::NotFound(_))),
+        "{result:?}"
+    );
+    assert_eq!(team_count(&h, owner).await, 0);
+    let created = h
+        .actions(owner)
+        .await
+        .into_iter()
+        .filter(|a| a.starts_with("team."))
+        .count();
+    assert_eq!(created, 0, "no audit entry for a refused team");
+}
+
+#[tokio::test]
+async fn an_unknown_character_is_not_found() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let ghost = CharacterId::generate(h.now(), &adapter_system::OsRandom);
+
+    let result = h
+        .roster
+        .create_team(owner, new_team("Ghosts", &[ghost]), &h.client)
+        .await;
+
+    assert!(
+        matches!(result, Err(RosterError::NotFound(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn nine_members_are_refused() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let server = h.servers().await[0];
+    let account = h.account(owner, "Main").await;
+    let mut ids = Vec::new();
+    for n in 0..=domain::Team::MAX_MEMBERS {
+        let name = format!("Member {n}");
+        ids.push(
+            h.character_in(owner, account, &name, server)
+                .await
+                .character
+                .id,
+        );
+    }
+
+    let nine = h
+        .roster
+        .create_team(owner, new_team("Too many", &ids), &h.client)
+        .await;
+    let eight = h
+        .roster
+        .create_team(owner, new_team("Full", &ids[..8]), &h.client)
+        .await;
+
+    assert_invalid(nine, "memberIds");
+    assert_eq!(eight.expect("eight fit").members.len(), 8);
+}
+
+#[tokio::test]
+async fn a_repeated_member_is_refused() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let a = h.character(owner, "Alpha", h.servers().await[0]).await;
+
+    let result = h
+        .roster
+        .create_team(
+            owner,
+            new_team("Twice", &[a.character.id, a.character.id]),
+            &h.client,
+        )
+        .await;
+
+    assert_invalid(result, "memberIds");
+}
+
+#[tokio::test]
+async fn members_on_two_servers_are_refused() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let servers = h.servers().await;
+    let a = h.character(owner, "Alpha", servers[0]).await;
+    let b = h.character(owner, "Bravo", servers[1]).await;
+
+    let result = h
+        .roster
+        .create_team(
+            owner,
+            new_team("Split", &[a.character.id, b.character.id]),
+            &h.client,
+        )
+        .await;
+
+    assert_invalid(result, "memberIds");
+    assert_eq!(team_count(&h, owner).await, 0);
+}
+
+#[tokio::test]
+async fn team_names_are_unique_per_user_ignoring_case() {
+    let h = Harness::new().await;
+    let (owner, other) = (h.user(), h.user());
+    h.roster
+        .create_team(owner, new_team("Raiders", &[]), &h.client)
+        .await
+        .expect("first");
+
+    let same = h
+        .roster
+        .create_team(owner, new_team("RAIDERS", &[]), &h.client)
+        .await;
+    let other_users = h
+        .roster
+        .create_team(other, new_team("raiders", &[]), &h.client)
+        .await;
+
+    assert!(
+        matches!(same, Err(RosterError::Duplicate { field: "name", .. })),
+        "{same:?}"
+    );
+    other_users.expect("another user may use the name");
+}
+
+#[tokio::test]
+async fn renaming_onto_another_team_name_conflicts() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    h.roster
+        .create_team(owner, new_team("Alpha", &[]), &h.client)
+        .await
+        .expect("alpha");
+    let beta = h
+        .roster
+        .create_team(owner, new_team("Beta", &[]), &h.client)
+        .await
+        .expect("beta");
+
+    let result = h
+        .roster
+        .update_team(
+            owner,
+            beta.team.id,
+            TeamPatch {
+                name: Some("alpha".into()),
+                ..TeamPatch::default()
+            },
+            &h.client,
+        )
+        .await;
+
+    assert!(
+        matches!(result, Err(RosterError::Duplicate { field: "name", .. })),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_character_vanishes_from_its_teams() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let server = h.servers().await[0];
+    let a = h.character(owner, "Alpha", server).await;
+    let b = h.character(owner, "Bravo", server).await;
+    let team = h
+        .roster
+        .create_team(
+            owner,
+            new_team("Pair", &[a.character.id, b.character.id]),
+            &h.client,
+        )
+        .await
+        .expect("team");
+
+    h.roster
+        .delete_character(owner, a.character.id, &h.client)
+        .await
+        .expect("deleted");
+
+    let after = h.roster.team(owner, team.team.id).await.expect("team");
+    assert_eq!(member_ids(&after), vec![b.character.id]);
+    let listed = h
+        .roster
+        .list_teams(owner, None, PageRequest::default())
+        .await
+        .expect("list");
+    assert_eq!(member_ids(&listed.items[0]), vec![b.character.id]);
+}
+
+#[tokio::test]
+async fn a_patch_replaces_the_members_and_keeps_absent_fields() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let server = h.servers().await[0];
+    let a = h.character(owner, "Alpha", server).await;
+    let b = h.character(owner, "Bravo", server).await;
+    let c = h.character(owner, "Charlie", server).await;
+    let team = h
+        .roster
+        .create_team(
+            owner,
+            NewTeam {
+                name: "Squad".into(),
+                description: Some("kept".into()),
+                member_ids: vec![a.character.id, b.character.id],
+            },
+            &h.client,
+        )
+        .await
+        .expect("team");
+    h.clock.advance(Duration::minutes(5));
+
+    let updated = h
+        .roster
+        .update_team(
+            owner,
+            team.team.id,
+            TeamPatch {
+                member_ids: Some(vec![c.character.id, a.character.id]),
+                ..TeamPatch::default()
+            },
+            &h.client,
+        )
+        .await
+        .expect("updated");
+
+    assert_eq!(member_ids(&updated), vec![c.character.id, a.character.id]);
+    assert_eq!(updated.team.name.as_str(), "Squad");
+    assert_eq!(
+        updated.team.description.as_ref().map(|d| d.as_str()),
+        Some("kept")
+    );
+    assert_eq!(updated.team.updated_at, h.now());
+    assert_eq!(updated.team.created_at, team.team.created_at);
+}
+
+#[tokio::test]
+async fn a_patch_with_a_null_description_clears_it() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let team = h
+        .roster
+        .create_team(
+            owner,
+            NewTeam {
+                name: "Squad".into(),
+                description: Some("to be cleared".into()),
+                member_ids: vec![],
+            },
+            &h.client,
+        )
+        .await
+        .expect("team");
+
+    let updated = h
+        .roster
+        .update_team(
+            owner,
+            team.team.id,
+            TeamPatch {
+                description: Some(None),
+                ..TeamPatch::default()
+            },
+            &h.client,
+        )
+        .await
+        .expect("updated");
+
+    assert_eq!(updated.team.description, None);
+    let entry = &h.audit("team", &team.team.id.to_string()).await[0];
+    assert_eq!(entry.action, "team.updated");
+    assert_eq!(
+        change(entry, "description"),
+        Some((text("to be cleared"), AuditValue::Null))
+    );
+}
+
+#[tokio::test]
+async fn a_patch_breaking_a_member_rule_changes_nothing() {
+    let h = Harness::new().await;
+    let (owner, stranger) = (h.user(), h.user());
+    let servers = h.servers().await;
+    let a = h.character(owner, "Alpha", servers[0]).await;
+    let far = h.character(owner, "Faraway", servers[1]).await;
+    let theirs = h.character(stranger, "Theirs", servers[0]).await;
+    let team = h
+        .roster
+        .create_team(owner, new_team("Squad", &[a.character.id]), &h.client)
+        .await
+        .expect("team");
+    let patch = |ids: Vec<CharacterId>| TeamPatch {
+        name: Some("Renamed".into()),
+        member_ids: Some(ids),
+        ..TeamPatch::default()
+    };
+
+    let two_servers = h
+        .roster
+        .update_team(
+            owner,
+            team.team.id,
+            patch(vec![a.character.id, far.character.id]),
+            &h.client,
+        )
+        .await;
+    let foreign = h
+        .roster
+        .update_team(
+            owner,
+            team.team.id,
+            patch(vec![theirs.character.id]),
+            &h.client,
+        )
+        .await;
+
+    assert_invalid(two_servers, "memberIds");
+    assert!(
+        matches!(foreign, Err(RosterError::NotFound(_))),
+        "{foreign:?}"
+    );
+    assert_eq!(
+        h.roster.team(owner, team.team.id).await.expect("team"),
+        team
+    );
+}
+
+#[tokio::test]
+async fn another_users_team_is_not_found_to_read_change_or_delete() {
+    let h = Harness::new().await;
+    let (owner, stranger) = (h.user(), h.user());
+    let team = h
+        .roster
+        .create_team(owner, new_team("Private", &[]), &h.client)
+        .await
+        .expect("team");
+    let id = team.team.id;
+
+    let read = h.roster.team(stranger, id).await;
+    let changed = h
+        .roster
+        .update_team(
+            stranger,
+            id,
+            TeamPatch {
+                name: Some("Stolen".into()),
+                ..TeamPatch::default()
+            },
+            &h.client,
+        )
+        .await;
+    let deleted = h.roster.delete_team(stranger, id, &h.client).await;
+
+    assert!(matches!(read, Err(RosterError::NotFound(_))), "{read:?}");
+    assert!(
+        matches!(changed, Err(RosterError::NotFound(_))),
+        "{changed:?}"
+    );
+    assert!(
+        matches!(deleted, Err(RosterError::NotFound(_))),
+        "{deleted:?}"
+    );
+    assert_eq!(h.roster.team(owner, id).await.expect("intact"), team);
+}
+
+#[tokio::test]
+async fn moving_a_teamed_character_to_another_server_conflicts() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let servers = h.servers().await;
+    let a = h.character(owner, "Alpha", servers[0]).await;
+    let b = h.character(owner, "Bravo", servers[0]).await;
+    h.roster
+        .create_team(
+            owner,
+            new_team("Pair", &[a.character.id, b.character.id]),
+            &h.client,
+        )
+        .await
+        .expect("team");
+
+    let result = h
+        .roster
+        .update_character(
+            owner,
+            a.character.id,
+            CharacterPatch {
+                server_id: Some(servers[1].0),
+                ..CharacterPatch::default()
+            },
+            Precondition::None,
+            &h.client,
+        )
+        .await;
+
+    assert!(
+        matches!(result, Err(RosterError::Conflict(_))),
+        "{result:?}"
+    );
+    let stored = h.roster.character(owner, a.character.id).await.expect("a");
+    assert_eq!(stored.character.server_id, servers[0]);
+}
+
+#[tokio::test]
+async fn the_list_searches_names_sorts_by_name_and_pages() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    for name in ["Delta", "alpha", "Charlie", "Bravo", "Alpine"] {
+        h.roster
+            .create_team(owner, new_team(name, &[]), &h.client)
+            .await
+            .expect("team");
+    }
+
+    let first = h
+        .roster
+        .list_teams(
+            owner,
+            None,
+            PageRequest::parse(Some(1), Some(2)).expect("page"),
+        )
+        .await
+        .expect("list");
+    let last = h
+        .roster
+        .list_teams(
+            owner,
+            None,
+            PageRequest::parse(Some(3), Some(2)).expect("page"),
+        )
+        .await
+        .expect("list");
+    let found = h
+        .roster
+        .list_teams(owner, Some("ALP"), PageRequest::default())
+        .await
+        .expect("search");
+
+    let names = |page: &domain::Paged<TeamView>| -> Vec<String> {
+        page.items
+            .iter()
+            .map(|t| t.team.name.as_str().to_owned())
+            .collect()
+    };
+    assert_eq!(first.total, 5);
+    assert_eq!(names(&first), ["alpha", "Alpine"]);
+    assert_eq!(names(&last), ["Delta"]);
+    assert_eq!(names(&found), ["alpha", "Alpine"]);
+    assert_eq!(found.total, 2);
+}
+
+#[tokio::test]
+async fn each_change_writes_an_audit_entry_with_from_and_to() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let server = h.servers().await[0];
+    let a = h.character(owner, "Alpha", server).await;
+    let b = h.character(owner, "Bravo", server).await;
+    let team = h
+        .roster
+        .create_team(owner, new_team("Before", &[a.character.id]), &h.client)
+        .await
+        .expect("team");
+    let id = team.team.id.to_string();
+
+    h.roster
+        .update_team(
+            owner,
+            team.team.id,
+            TeamPatch {
+                name: Some("After".into()),
+                member_ids: Some(vec![a.character.id, b.character.id]),
+                ..TeamPatch::default()
+            },
+            &h.client,
+        )
+        .await
+        .expect("updated");
+    h.roster
+        .delete_team(owner, team.team.id, &h.client)
+        .await
+        .expect("deleted");
+
+    let entries = h.audit("team", &id).await;
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["team.deleted", "team.updated", "team.created"]);
+    assert!(entries.iter().all(|e| e.actor_id == Some(owner)));
+    let created = &entries[2];
+    assert_eq!(
+        change(created, "name"),
+        Some((AuditValue::Null, text("Before")))
+    );
+    let updated = &entries[1];
+    assert_eq!(
+        change(updated, "name"),
+        Some((text("Before"), text("After")))
+    );
+    let (from, to) = change(updated, "memberIds").expect("members recorded");
+    assert_eq!(from, text(&a.character.id.to_string()));
+    assert_eq!(to, text(&format!("{},{}", a.character.id, b.character.id)));
+    assert_eq!(
+        change(updated, "description"),
+        None,
+        "unchanged fields left out"
+    );
+    assert!(matches!(
+        h.roster.team(owner, team.team.id).await,
+        Err(RosterError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_unchanged_patch_writes_nothing() {
+    let h = Harness::new().await;
+    let owner = h.user();
+    let team = h
+        .roster
+        .create_team(owner, new_team("Same", &[]), &h.client)
+        .await
+        .expect("team");
+    h.clock.advance(Duration::minutes(1));
+
+    let after = h
+        .roster
+        .update_team(
+            owner,
+            team.team.id,
+            TeamPatch {
+                name: Some("Same".into()),
+                ..TeamPatch::default()
+            },
+            &h.client,
+        )
+        .await
+        .expect("updated");
+
+    assert_eq!(after.team.updated_at, team.team.updated_at);
+    assert_eq!(h.audit("team", &team.team.id.to_string()).await.len(), 1);
+}
