@@ -102,8 +102,6 @@ impl<A: Access> TeamRepository for Repos<A> {
             .await)
     }
 
-    // Merged from the application commit (the port gained this method after
-    // roster-mem branched); roster-mem's own version supersedes it.
     async fn with_member(
         &self,
         owner: UserId,

@@ -328,8 +328,6 @@ impl<E: Exec> TeamRepository for Repos<E> {
         Ok(self.write(&statement).await? == 1)
     }
 
-    // Merged from the application commit (the port gained this method after
-    // roster-pg branched); roster-pg's own version supersedes it.
     async fn with_member(
         &self,
         owner: UserId,

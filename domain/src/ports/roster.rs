@@ -157,35 +157,13 @@ pub trait TeamRepository: Send + Sync {
     /// Deletes the owner's team. Returns whether there was one.
     async fn delete(&self, owner: UserId, id: TeamId) -> Result<bool, RepoError>;
 
-    /// The owner's teams that have the live `character` among their
-    /// members, by name then id, as [`find`](Self::find) shows them.
-    ///
-    /// Provided: pages through [`list`](Self::list), which suits the few
-    /// teams a user has; a backend may answer it more directly.
+    /// The owner's teams that have `character` among their members, by
+    /// name then id, as [`find`](Self::find) shows them.
     async fn with_member(
         &self,
         owner: UserId,
         character: CharacterId,
-    ) -> Result<Vec<TeamView>, RepoError> {
-        let mut found = Vec::new();
-        for number in 1.. {
-            let page = PageRequest::parse(Some(number), Some(i64::from(PageRequest::MAX_PER_PAGE)))
-                .map_err(|e| RepoError::unknown(e.to_string()))?;
-            let teams = self.list(owner, None, page).await?;
-            let last =
-                page.offset() + teams.items.len() as u64 >= teams.total || teams.items.is_empty();
-            found.extend(
-                teams
-                    .items
-                    .into_iter()
-                    .filter(|team| team.team.member_ids.contains(&character)),
-            );
-            if last {
-                break;
-            }
-        }
-        Ok(found)
-    }
+    ) -> Result<Vec<TeamView>, RepoError>;
 }
 
 /// Progressions: one row per character and item.

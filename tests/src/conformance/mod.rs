@@ -237,6 +237,7 @@ macro_rules! storage_conformance {
                 listing_teams_sorts_by_lower_cased_name_searches_and_pages,
                 deleting_a_team_removes_it_once_and_frees_its_name,
                 team_writes_in_a_transaction_dropped_without_commit_leave_nothing,
+                the_teams_with_a_member_are_the_owners_teams_holding_it_by_name,
             ]);
 
             $crate::storage_conformance!(@group $fresh, progressions [

@@ -447,3 +447,30 @@ pub async fn team_writes_in_a_transaction_dropped_without_commit_leave_nothing(
         Some(view(&deleted, &r.account, &[]))
     );
 }
+
+pub async fn the_teams_with_a_member_are_the_owners_teams_holding_it_by_name(
+    storage: FreshStorage,
+) {
+    // Arrange
+    let r = roster(&storage).await;
+    let [a, b, _] = &r.members;
+    let zulu = a_team_of(r.owner.id).name("zulu").members(&[b, a]).build();
+    let alpha = a_team_of(r.owner.id).name("Alpha").members(&[a]).build();
+    let without = a_team_of(r.owner.id).name("Beta").members(&[b]).build();
+    store_teams(&storage, &[&zulu, &alpha, &without]).await;
+    let intruder = stored_user(&storage).await;
+
+    // Act
+    let holding = storage.teams().with_member(r.owner.id, a.id).await;
+    let for_intruder = storage.teams().with_member(intruder.id, a.id).await;
+
+    // Assert
+    assert_eq!(
+        holding.expect("with_member"),
+        vec![
+            view(&alpha, &r.account, &[a]),
+            view(&zulu, &r.account, &[b, a]),
+        ]
+    );
+    assert_eq!(for_intruder.expect("with_member"), Vec::new());
+}
