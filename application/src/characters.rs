@@ -288,9 +288,6 @@ impl Roster {
             {
                 return Err(RosterError::NotFound("account"));
             }
-            if character.server_id != before.server_id {
-                check_teams_allow_move(tx.as_ref(), owner, &character).await?;
-            }
             let now = self.now();
             character.version = before.version + 1;
             character.updated_at = now;
@@ -309,6 +306,12 @@ impl Roster {
                     });
                 }
                 continue;
+            }
+            // Checked after the write, which holds the character until the
+            // unit ends: a team being given this character meanwhile either
+            // committed already (and is seen here) or reads the new server.
+            if character.server_id != before.server_id {
+                check_teams_allow_move(tx.as_ref(), owner, &character).await?;
             }
             self.record(
                 tx.as_ref(),

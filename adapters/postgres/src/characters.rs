@@ -12,8 +12,8 @@ use domain::{
 };
 use sea_query::extension::postgres::PgExpr;
 use sea_query::{
-    Cond, Expr, ExprTrait, Func, Order, PostgresQueryBuilder, Query, QueryBuilder, SelectStatement,
-    UpdateStatement,
+    Cond, Expr, ExprTrait, Func, LockType, Order, PostgresQueryBuilder, Query, QueryBuilder,
+    SelectStatement, UpdateStatement,
 };
 use sea_query_postgres::PostgresBinder;
 use time::OffsetDateTime;
@@ -320,6 +320,10 @@ impl<E: Exec> CharacterRepository for Repos<E> {
                 Expr::col((Characters::Table, Characters::Id))
                     .is_in(ids.iter().map(|id| id.as_uuid())),
             )
+            // Inside a transaction: no other unit changes them (a server move)
+            // until this one ends. Only the characters' rows: the catalog
+            // tables sit on the nullable side of outer joins.
+            .lock_with_tables(LockType::Share, [Characters::Table])
             .to_owned();
         self.select(&query, view_from_row).await
     }

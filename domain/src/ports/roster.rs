@@ -82,7 +82,10 @@ pub trait CharacterRepository: Send + Sync {
     ) -> Result<Option<CharacterView>, RepoError>;
 
     /// The owner's live characters among `ids`, in no particular order;
-    /// unknown, deleted and other users' ids are left out.
+    /// unknown, deleted and other users' ids are left out. Inside a
+    /// transaction, the characters found cannot be changed by another unit
+    /// until this one ends (PostgreSQL: `FOR SHARE`), so a rule checked on
+    /// them (a team's one server) still holds when the unit commits.
     async fn find_many(
         &self,
         owner: UserId,

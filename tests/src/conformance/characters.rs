@@ -989,3 +989,38 @@ pub async fn character_writes_in_a_transaction_dropped_without_commit_leave_noth
         .await
         .expect("the name is free");
 }
+
+pub async fn characters_found_together_in_a_transaction_stay_unchanged_until_it_ends(
+    storage: FreshStorage,
+) {
+    // Arrange: a unit reads a character, as a team's server check does.
+    let (owner, account) = owner_with_account(&storage).await;
+    let character = a_character_of(owner.id, account.id).server(IMAGIRO).build();
+    store_characters(&storage, &[&character]).await;
+    let tx = storage.begin().await.expect("begin");
+    let read = tx
+        .characters()
+        .find_many(owner.id, &[character.id])
+        .await
+        .expect("find_many");
+    let moved = Character {
+        server_id: DRACONIROS,
+        version: 2,
+        ..character.clone()
+    };
+
+    // Act: another unit moves it to another server meanwhile.
+    let other = Arc::clone(&storage);
+    let mover = tokio::spawn(async move { other.characters().update(&moved, 1).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let waited = !mover.is_finished();
+    tx.commit().await.expect("commit");
+    let written = mover.await.expect("the mover task");
+
+    // Assert: the move waited for the reading unit, then went through.
+    assert_eq!(read.len(), 1);
+    assert!(waited, "the move did not wait for the unit that read it");
+    assert!(written.expect("update"));
+    let stored = found(&storage, &owner, character.id).await.expect("found");
+    assert_eq!(stored.character.server_id, DRACONIROS);
+}

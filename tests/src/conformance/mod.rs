@@ -224,6 +224,7 @@ macro_rules! storage_conformance {
                 concurrent_updates_from_one_version_have_exactly_one_winner,
                 updating_to_a_live_characters_name_on_the_same_server_is_a_duplicate_and_writes_nothing,
                 character_writes_in_a_transaction_dropped_without_commit_leave_nothing,
+                characters_found_together_in_a_transaction_stay_unchanged_until_it_ends,
             ]);
 
             $crate::storage_conformance!(@group $fresh, teams [
