@@ -155,6 +155,20 @@ fn characters_access(plan: &Value) -> Option<String> {
     (!indexed).then(|| format!("no index of characters used ({scans:?})"))
 }
 
+/// The indexes of `characters` a plan reads, for the test's report.
+fn characters_indexes(plan: &Value) -> Vec<&str> {
+    let mut all = Vec::new();
+    nodes(plan, &mut all);
+    let mut names: Vec<&str> = all
+        .iter()
+        .filter_map(|n| n["Index Name"].as_str())
+        .filter(|i| i.starts_with("characters_"))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 #[tokio::test]
 async fn every_character_list_of_one_owner_is_planned_with_an_index_among_100_000_characters() {
     let Some(database) = TestDatabase::create().await else {
@@ -211,6 +225,9 @@ async fn every_character_list_of_one_owner_is_planned_with_an_index_among_100_00
         for (i, (label, statement)) in statements.iter().enumerate() {
             let plan = plan(&client, &format!("list_{i}"), statement).await;
             checked += 1;
+            if mode == "force_custom_plan" {
+                eprintln!("{label}: {}", characters_indexes(&plan).join(", "));
+            }
             if let Some(problem) = characters_access(&plan) {
                 failures.push(format!("{label} ({mode}): {problem}\n{plan:#}"));
             }
