@@ -8,7 +8,7 @@ mod support;
 use application::accounts::{AccountPatch, NewAccount};
 use application::roster::RosterError;
 use domain::{AuditValue, PageRequest};
-use support::{Harness, changes, client};
+use support::{Harness, changes, text};
 
 fn new(name: &str, notes: Option<&str>) -> NewAccount {
     NewAccount {
@@ -42,7 +42,7 @@ async fn names_must_be_2_to_50_characters_and_notes_at_most_500() {
     ] {
         let result = h
             .roster
-            .create_account(owner, new(name, notes), &client())
+            .create_account(owner, new(name, notes), &h.client)
             .await;
         assert_eq!(invalid_fields(&result), [field], "{name:?}");
     }
@@ -51,13 +51,13 @@ async fn names_must_be_2_to_50_characters_and_notes_at_most_500() {
         .create_account(
             owner,
             new(&"x".repeat(50), Some(&"n".repeat(500))),
-            &client(),
+            &h.client,
         )
         .await
         .expect("50 and 500 characters are allowed");
     let shortest = h
         .roster
-        .create_account(owner, new(" ab ", Some("   ")), &client())
+        .create_account(owner, new(" ab ", Some("   ")), &h.client)
         .await
         .expect("2 characters are allowed");
 
@@ -80,11 +80,11 @@ async fn names_are_unique_per_user_ignoring_case() {
 
     let again = h
         .roster
-        .create_account(owner, new("mAIN", None), &client())
+        .create_account(owner, new("mAIN", None), &h.client)
         .await;
     let theirs = h
         .roster
-        .create_account(other, new("main", None), &client())
+        .create_account(other, new("main", None), &h.client)
         .await;
 
     assert!(
@@ -102,7 +102,7 @@ async fn names_are_unique_per_user_ignoring_case() {
                 name: Some("MAIN".into()),
                 notes: None,
             },
-            &client(),
+            &h.client,
         )
         .await;
     assert!(
@@ -127,10 +127,10 @@ async fn another_users_account_is_not_found() {
                 name: Some("Mine".into()),
                 notes: None,
             },
-            &client(),
+            &h.client,
         )
         .await;
-    let delete = h.roster.delete_account(other, id, true, &client()).await;
+    let delete = h.roster.delete_account(other, id, true, &h.client).await;
 
     assert!(matches!(read, Err(RosterError::NotFound(_))), "{read:?}");
     assert!(
@@ -200,7 +200,7 @@ async fn the_character_count_ignores_deleted_characters() {
     h.character(owner, id, "Kept").await;
     let gone = h.character(owner, id, "Gone").await;
     h.roster
-        .delete_character(owner, gone, &client())
+        .delete_character(owner, gone, &h.client)
         .await
         .expect("delete");
 
@@ -221,7 +221,7 @@ async fn an_update_keeps_what_is_left_out_and_clears_notes_on_request() {
     let owner = h.user();
     let created = h
         .roster
-        .create_account(owner, new("Main", Some("notes")), &client())
+        .create_account(owner, new("Main", Some("notes")), &h.client)
         .await
         .expect("create");
     let id = created.account.id;
@@ -236,7 +236,7 @@ async fn an_update_keeps_what_is_left_out_and_clears_notes_on_request() {
                 name: Some("Alt".into()),
                 notes: None,
             },
-            &client(),
+            &h.client,
         )
         .await
         .expect("rename");
@@ -249,7 +249,7 @@ async fn an_update_keeps_what_is_left_out_and_clears_notes_on_request() {
                 name: None,
                 notes: Some(None),
             },
-            &client(),
+            &h.client,
         )
         .await
         .expect("clear");
@@ -274,7 +274,7 @@ async fn create_update_and_delete_are_audited_and_a_no_op_update_is_not() {
     let owner = h.user();
     let created = h
         .roster
-        .create_account(owner, new("Main", Some("n1")), &client())
+        .create_account(owner, new("Main", Some("n1")), &h.client)
         .await
         .expect("create");
     let id = created.account.id;
@@ -283,16 +283,16 @@ async fn create_update_and_delete_are_audited_and_a_no_op_update_is_not() {
         notes: Some(None),
     };
     h.roster
-        .update_account(owner, id, patch.clone(), &client())
+        .update_account(owner, id, patch.clone(), &h.client)
         .await
         .expect("update");
     let unchanged = h
         .roster
-        .update_account(owner, id, patch, &client())
+        .update_account(owner, id, patch, &h.client)
         .await
         .expect("no-op update");
     h.roster
-        .delete_account(owner, id, false, &client())
+        .delete_account(owner, id, false, &h.client)
         .await
         .expect("delete");
 
@@ -307,19 +307,15 @@ async fn create_update_and_delete_are_audited_and_a_no_op_update_is_not() {
     assert_eq!(
         changes(&entries[1]),
         [
-            (
-                "name",
-                &AuditValue::Text("Main".into()),
-                &AuditValue::Text("Alt".into())
-            ),
-            ("notes", &AuditValue::Text("n1".into()), &AuditValue::Null),
+            ("name", &text("Main"), &text("Alt")),
+            ("notes", &text("n1"), &AuditValue::Null),
         ]
     );
     assert_eq!(
         changes(&entries[2]),
         [
-            ("name", &AuditValue::Null, &AuditValue::Text("Main".into())),
-            ("notes", &AuditValue::Null, &AuditValue::Text("n1".into())),
+            ("name", &AuditValue::Null, &text("Main")),
+            ("notes", &AuditValue::Null, &text("n1")),
         ]
     );
     assert_eq!(unchanged.account.updated_at, entries[1].at);
@@ -335,7 +331,7 @@ async fn deleting_an_account_with_characters_needs_cascade() {
     let second = h.character(owner, id, "Second").await;
     let elsewhere = h.character(owner, other, "Elsewhere").await;
 
-    let refused = h.roster.delete_account(owner, id, false, &client()).await;
+    let refused = h.roster.delete_account(owner, id, false, &h.client).await;
     assert!(
         matches!(refused, Err(RosterError::Conflict(_))),
         "{refused:?}"
@@ -356,7 +352,7 @@ async fn deleting_an_account_with_characters_needs_cascade() {
     );
 
     h.roster
-        .delete_account(owner, id, true, &client())
+        .delete_account(owner, id, true, &h.client)
         .await
         .expect("cascade");
 
@@ -393,7 +389,7 @@ async fn when_the_audit_entry_cannot_be_written_nothing_changes() {
     let failing = h.failing_audit();
 
     let created = failing
-        .create_account(owner, new("Never", None), &client())
+        .create_account(owner, new("Never", None), &h.client)
         .await;
     let updated = failing
         .update_account(
@@ -403,10 +399,10 @@ async fn when_the_audit_entry_cannot_be_written_nothing_changes() {
                 name: Some("Renamed".into()),
                 notes: None,
             },
-            &client(),
+            &h.client,
         )
         .await;
-    let deleted = failing.delete_account(owner, id, true, &client()).await;
+    let deleted = failing.delete_account(owner, id, true, &h.client).await;
 
     for result in [created.map(|_| ()), updated.map(|_| ()), deleted] {
         assert!(matches!(result, Err(RosterError::Storage(_))), "{result:?}");

@@ -2,6 +2,8 @@
 //! self-lockout rule, and that disabling a user, its revocations and its
 //! audit entry land together or not at all.
 
+mod support;
+
 use std::sync::Arc;
 
 use adapter_memory::MemoryStorage;
@@ -10,15 +12,12 @@ use application::ClientInfo;
 use application::admin::{AdminError, AdminService, UserPatch};
 use application::api_keys::ApiKeyService;
 use application::auth::Principal;
-use async_trait::async_trait;
-use domain::ports::{
-    ApiKeyRepository, AuditRepository, CatalogRepository, Clock, SessionRepository, Storage,
-    Transaction, UserRepository,
-};
+use domain::ports::{Clock, Storage};
 use domain::{
-    AuditEntry, AuditFilter, AuditId, AuditValue, DisplayName, Email, FamilyId, PasswordHash,
-    RefreshToken, RepoError, Role, Session, SessionId, User, UserId,
+    AuditEntry, AuditFilter, AuditValue, DisplayName, Email, FamilyId, PasswordHash, RefreshToken,
+    Role, Session, SessionId, User, UserId,
 };
+use support::AuditFailsInTransactions;
 use time::Duration;
 
 struct Harness {
@@ -322,106 +321,4 @@ async fn the_user_list_pages_by_creation_and_searches() {
         matches!(garbage, Err(AdminError::Validation(_))),
         "{garbage:?}"
     );
-}
-
-// --- A storage whose transactions cannot append to the audit trail ---------------
-
-struct AuditFailsInTransactions(Arc<MemoryStorage>);
-
-#[async_trait]
-impl Storage for AuditFailsInTransactions {
-    fn users(&self) -> &dyn UserRepository {
-        self.0.users()
-    }
-    fn sessions(&self) -> &dyn SessionRepository {
-        self.0.sessions()
-    }
-    fn audit(&self) -> &dyn AuditRepository {
-        self.0.audit()
-    }
-    fn api_keys(&self) -> &dyn ApiKeyRepository {
-        self.0.api_keys()
-    }
-    fn catalog(&self) -> &dyn CatalogRepository {
-        self.0.catalog()
-    }
-
-    fn accounts(&self) -> &dyn domain::ports::AccountRepository {
-        self.0.accounts()
-    }
-
-    fn characters(&self) -> &dyn domain::ports::CharacterRepository {
-        self.0.characters()
-    }
-
-    fn teams(&self) -> &dyn domain::ports::TeamRepository {
-        self.0.teams()
-    }
-
-    fn progressions(&self) -> &dyn domain::ports::ProgressionRepository {
-        self.0.progressions()
-    }
-    async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
-        Ok(Box::new(FailingAuditTx(self.0.begin().await?)))
-    }
-    async fn ping(&self) -> Result<(), RepoError> {
-        Ok(())
-    }
-}
-
-struct FailingAuditTx(Box<dyn Transaction>);
-
-struct FailingAudit;
-
-#[async_trait]
-impl AuditRepository for FailingAudit {
-    async fn append(&self, _: &AuditEntry) -> Result<(), RepoError> {
-        Err(RepoError::Unavailable("the audit table is gone".into()))
-    }
-    async fn list(
-        &self,
-        _: &AuditFilter,
-        _: Option<AuditId>,
-        _: usize,
-    ) -> Result<Vec<AuditEntry>, RepoError> {
-        Ok(Vec::new())
-    }
-}
-
-#[async_trait]
-impl Transaction for FailingAuditTx {
-    fn users(&self) -> &dyn UserRepository {
-        self.0.users()
-    }
-    fn sessions(&self) -> &dyn SessionRepository {
-        self.0.sessions()
-    }
-    fn audit(&self) -> &dyn AuditRepository {
-        &FailingAudit
-    }
-    fn api_keys(&self) -> &dyn ApiKeyRepository {
-        self.0.api_keys()
-    }
-    fn catalog(&self) -> &dyn CatalogRepository {
-        self.0.catalog()
-    }
-
-    fn accounts(&self) -> &dyn domain::ports::AccountRepository {
-        self.0.accounts()
-    }
-
-    fn characters(&self) -> &dyn domain::ports::CharacterRepository {
-        self.0.characters()
-    }
-
-    fn teams(&self) -> &dyn domain::ports::TeamRepository {
-        self.0.teams()
-    }
-
-    fn progressions(&self) -> &dyn domain::ports::ProgressionRepository {
-        self.0.progressions()
-    }
-    async fn commit(self: Box<Self>) -> Result<(), RepoError> {
-        self.0.commit().await
-    }
 }

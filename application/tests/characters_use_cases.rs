@@ -8,7 +8,7 @@ mod support;
 use application::characters::{CharacterPatch, CharacterQuery, Precondition};
 use application::roster::RosterError;
 use domain::{AccountId, AuditValue, CharacterId, PageRequest, UserId};
-use support::{Harness, changes, client};
+use support::{Harness, changes, int, text};
 
 fn page() -> PageRequest {
     PageRequest::parse(None, None).expect("the default page")
@@ -79,7 +79,7 @@ async fn names_levels_and_catalog_ids_are_checked_naming_the_field() {
     for (input, fields) in cases {
         let result = h
             .roster
-            .create_character(owner, input.clone(), &client())
+            .create_character(owner, input.clone(), &h.client)
             .await;
         assert_eq!(invalid_fields(&result), fields, "{input:?}");
     }
@@ -89,7 +89,7 @@ async fn names_levels_and_catalog_ids_are_checked_naming_the_field() {
         input.name = name.to_owned();
         input.level = value;
         h.roster
-            .create_character(owner, input, &client())
+            .create_character(owner, input, &h.client)
             .await
             .expect("levels 1 and 200 are allowed");
     }
@@ -120,7 +120,7 @@ async fn names_levels_and_catalog_ids_are_checked_naming_the_field() {
     ] {
         let result = h
             .roster
-            .update_character(owner, id, patch, Precondition::None, &client())
+            .update_character(owner, id, patch, Precondition::None, &h.client)
             .await;
         assert_eq!(invalid_fields(&result), [field]);
     }
@@ -146,7 +146,7 @@ async fn a_new_character_has_version_one_and_the_catalog_names() {
 
     let view = h
         .roster
-        .create_character(owner, input, &client())
+        .create_character(owner, input, &h.client)
         .await
         .expect("create");
 
@@ -190,18 +190,18 @@ async fn names_are_unique_per_user_and_server_ignoring_case() {
 
     let same = h
         .roster
-        .create_character(owner, h.new_character(account, "aNA"), &client())
+        .create_character(owner, h.new_character(account, "aNA"), &h.client)
         .await;
     let mut on_other_server = h.new_character(account, "ANA");
     on_other_server.server_id = h.servers[1].id.0;
     let other_server = h
         .roster
-        .create_character(owner, on_other_server, &client())
+        .create_character(owner, on_other_server, &h.client)
         .await
         .expect("the same name on another server");
     let theirs = h
         .roster
-        .create_character(other, h.new_character(their_account, "ana"), &client())
+        .create_character(other, h.new_character(their_account, "ana"), &h.client)
         .await;
 
     assert!(
@@ -220,7 +220,7 @@ async fn names_are_unique_per_user_and_server_ignoring_case() {
                 ..CharacterPatch::default()
             },
             Precondition::None,
-            &client(),
+            &h.client,
         )
         .await;
     assert!(
@@ -239,7 +239,7 @@ async fn another_users_account_or_character_is_not_found() {
 
     let on_their_account = h
         .roster
-        .create_character(owner, h.new_character(their_account, "Sneaky"), &client())
+        .create_character(owner, h.new_character(their_account, "Sneaky"), &h.client)
         .await;
     let moved_to_theirs = h
         .roster
@@ -251,15 +251,15 @@ async fn another_users_account_or_character_is_not_found() {
                 ..CharacterPatch::default()
             },
             Precondition::None,
-            &client(),
+            &h.client,
         )
         .await;
     let read = h.roster.character(owner, theirs).await;
     let update = h
         .roster
-        .update_character(owner, theirs, level(9), Precondition::None, &client())
+        .update_character(owner, theirs, level(9), Precondition::None, &h.client)
         .await;
-    let delete = h.roster.delete_character(owner, theirs, &client()).await;
+    let delete = h.roster.delete_character(owner, theirs, &h.client).await;
 
     for result in [
         on_their_account.map(|_| ()),
@@ -304,7 +304,7 @@ async fn the_list_filters_and_sorts_and_checks_its_query() {
         input.class_id = h.classes[class].id.0;
         input.server_id = h.servers[server].id.0;
         h.roster
-            .create_character(owner, input, &client())
+            .create_character(owner, input, &h.client)
             .await
             .expect("create");
         h.clock.advance(time::Duration::seconds(1));
@@ -385,7 +385,7 @@ async fn a_deleted_character_vanishes_from_lists_counts_and_reads() {
     h.character(owner, account, "Kept").await;
 
     h.roster
-        .delete_character(owner, gone, &client())
+        .delete_character(owner, gone, &h.client)
         .await
         .expect("delete");
 
@@ -403,7 +403,7 @@ async fn a_deleted_character_vanishes_from_lists_counts_and_reads() {
         Err(RosterError::NotFound(_))
     ));
     assert!(matches!(
-        h.roster.delete_character(owner, gone, &client()).await,
+        h.roster.delete_character(owner, gone, &h.client).await,
         Err(RosterError::NotFound(_))
     ));
     // Its name is free again.
@@ -423,19 +423,19 @@ async fn bulk_delete_counts_only_the_callers_live_characters() {
 
     let deleted = h
         .roster
-        .bulk_delete_characters(owner, &[one, two, theirs, unknown, one], &client())
+        .bulk_delete_characters(owner, &[one, two, theirs, unknown, one], &h.client)
         .await
         .expect("bulk delete");
     let again = h
         .roster
-        .bulk_delete_characters(owner, &[one], &client())
+        .bulk_delete_characters(owner, &[one], &h.client)
         .await
         .expect("again");
-    let empty = h.roster.bulk_delete_characters(owner, &[], &client()).await;
+    let empty = h.roster.bulk_delete_characters(owner, &[], &h.client).await;
     let too_many: Vec<CharacterId> = (0..101).map(|_| unknown).collect();
     let over = h
         .roster
-        .bulk_delete_characters(owner, &too_many, &client())
+        .bulk_delete_characters(owner, &too_many, &h.client)
         .await;
 
     assert_eq!((deleted, again), (2, 0));
@@ -465,7 +465,7 @@ async fn an_update_with_a_stale_version_fails_and_writes_nothing() {
             id,
             level(2),
             Precondition::VersionIn(vec![1]),
-            &client(),
+            &h.client,
         )
         .await
         .expect("a matching version");
@@ -478,7 +478,7 @@ async fn an_update_with_a_stale_version_fails_and_writes_nothing() {
             id,
             level(3),
             Precondition::VersionIn(vec![1]),
-            &client(),
+            &h.client,
         )
         .await;
     let nothing = h
@@ -488,7 +488,7 @@ async fn an_update_with_a_stale_version_fails_and_writes_nothing() {
             id,
             level(3),
             Precondition::VersionIn(vec![]),
-            &client(),
+            &h.client,
         )
         .await;
 
@@ -513,7 +513,7 @@ async fn an_update_with_a_stale_version_fails_and_writes_nothing() {
             id,
             level(4),
             Precondition::VersionIn(vec![9, 2]),
-            &client(),
+            &h.client,
         )
         .await
         .expect("a list holding the current version");
@@ -525,7 +525,7 @@ async fn of_two_concurrent_updates_of_one_version_exactly_one_wins() {
     let h = Harness::new().await;
     let (owner, account) = owner_with_account(&h).await;
     let id = h.character(owner, account, "Ana").await;
-    let client = client();
+    let client = &h.client;
 
     let (first, second) = tokio::join!(
         h.roster.update_character(
@@ -533,14 +533,14 @@ async fn of_two_concurrent_updates_of_one_version_exactly_one_wins() {
             id,
             level(10),
             Precondition::VersionIn(vec![1]),
-            &client
+            client
         ),
         h.roster.update_character(
             owner,
             id,
             level(20),
             Precondition::VersionIn(vec![1]),
-            &client
+            client
         ),
     );
 
@@ -567,7 +567,7 @@ async fn updates_deletes_and_creations_are_audited_and_a_no_op_is_not() {
     let second = h.account(owner, "Second").await;
     let created = h
         .roster
-        .create_character(owner, h.new_character(account, "Ana"), &client())
+        .create_character(owner, h.new_character(account, "Ana"), &h.client)
         .await
         .expect("create");
     let id = created.character.id;
@@ -580,7 +580,7 @@ async fn updates_deletes_and_creations_are_audited_and_a_no_op_is_not() {
     };
     let updated = h
         .roster
-        .update_character(owner, id, patch.clone(), Precondition::None, &client())
+        .update_character(owner, id, patch.clone(), Precondition::None, &h.client)
         .await
         .expect("update");
     let unchanged = h
@@ -590,12 +590,12 @@ async fn updates_deletes_and_creations_are_audited_and_a_no_op_is_not() {
             id,
             patch,
             Precondition::VersionIn(vec![2]),
-            &client(),
+            &h.client,
         )
         .await
         .expect("no-op");
     h.roster
-        .delete_character(owner, id, &client())
+        .delete_character(owner, id, &h.client)
         .await
         .expect("delete");
 
@@ -611,8 +611,6 @@ async fn updates_deletes_and_creations_are_audited_and_a_no_op_is_not() {
         ]
     );
     assert!(entries.iter().all(|e| e.actor_id == Some(owner)));
-    let int = |v: i32| AuditValue::Int(i64::from(v));
-    let text = |v: &str| AuditValue::Text(v.to_owned());
     assert_eq!(
         changes(&entries[1]),
         [
@@ -649,14 +647,14 @@ async fn when_the_audit_entry_cannot_be_written_nothing_changes() {
     let failing = h.failing_audit();
 
     let created = failing
-        .create_character(owner, h.new_character(account, "Never"), &client())
+        .create_character(owner, h.new_character(account, "Never"), &h.client)
         .await;
     let updated = failing
-        .update_character(owner, id, level(5), Precondition::None, &client())
+        .update_character(owner, id, level(5), Precondition::None, &h.client)
         .await;
-    let deleted = failing.delete_character(owner, id, &client()).await;
+    let deleted = failing.delete_character(owner, id, &h.client).await;
     let bulk = failing
-        .bulk_delete_characters(owner, &[id], &client())
+        .bulk_delete_characters(owner, &[id], &h.client)
         .await;
 
     for result in [

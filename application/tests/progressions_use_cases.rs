@@ -2,12 +2,12 @@
 //! `completedAt` follows `done`, a repeated status changes nothing, the
 //! summary adds up to the catalog, and a team's view of one item.
 
-mod roster_harness;
+mod support;
 
 use application::roster::RosterError;
 use application::teams::NewTeam;
 use domain::{AuditValue, ItemId, ItemKind, PageRequest, ProgressStatus};
-use roster_harness::{Harness, change, text};
+use support::{Harness, change, text};
 use time::Duration;
 
 fn progression_resource(character: domain::CharacterId, item: ItemId) -> String {
@@ -18,7 +18,7 @@ fn progression_resource(character: domain::CharacterId, item: ItemId) -> String 
 async fn done_sets_completed_at_and_a_repeated_done_changes_nothing() {
     let h = Harness::new().await;
     let owner = h.user();
-    let hero = h.character(owner, "Hero", h.servers().await[0]).await;
+    let hero = h.character_on(owner, "Hero", h.servers[0].id).await;
     let quest = h.items(ItemKind::Quest).await[0].clone();
     let done_at = h.now();
 
@@ -41,16 +41,13 @@ async fn done_sets_completed_at_and_a_repeated_done_changes_nothing() {
     assert_eq!(again.progression.completed_at, Some(done_at));
     assert_eq!(again.progression.updated_at, done_at, "updatedAt unchanged");
     let entries = h
-        .audit(
-            "progression",
-            &progression_resource(hero.character.id, quest.id),
-        )
+        .audit_of(progression_resource(hero.character.id, quest.id))
         .await;
     assert_eq!(entries.len(), 1, "no entry for a status it already had");
     assert_eq!(entries[0].action, "progression.created");
     assert_eq!(
         change(&entries[0], "status"),
-        Some((AuditValue::Null, text("done")))
+        Some((&AuditValue::Null, &text("done")))
     );
 }
 
@@ -58,7 +55,7 @@ async fn done_sets_completed_at_and_a_repeated_done_changes_nothing() {
 async fn leaving_done_clears_completed_at_and_records_both_fields() {
     let h = Harness::new().await;
     let owner = h.user();
-    let hero = h.character(owner, "Hero", h.servers().await[0]).await;
+    let hero = h.character_on(owner, "Hero", h.servers[0].id).await;
     let dungeon = h.items(ItemKind::Dungeon).await[0].id;
     h.roster
         .set_progression(owner, hero.character.id, dungeon, "done", &h.client)
@@ -84,10 +81,7 @@ async fn leaving_done_clears_completed_at_and_records_both_fields() {
     assert_eq!(reset.progression.completed_at, None);
     assert_eq!(reset.progression.updated_at, h.now());
     let entries = h
-        .audit(
-            "progression",
-            &progression_resource(hero.character.id, dungeon),
-        )
+        .audit_of(progression_resource(hero.character.id, dungeon))
         .await;
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
@@ -100,14 +94,14 @@ async fn leaving_done_clears_completed_at_and_records_both_fields() {
     );
     assert_eq!(
         change(&entries[1], "status"),
-        Some((text("done"), text("in_progress")))
+        Some((&text("done"), &text("in_progress")))
     );
     let (from, to) = change(&entries[1], "completedAt").expect("completedAt recorded");
     assert!(matches!(from, AuditValue::Text(_)), "{from:?}");
-    assert_eq!(to, AuditValue::Null);
+    assert_eq!(to, &AuditValue::Null);
     assert_eq!(
         change(&entries[0], "status"),
-        Some((text("in_progress"), text("todo")))
+        Some((&text("in_progress"), &text("todo")))
     );
     assert_eq!(
         change(&entries[0], "completedAt"),
@@ -120,7 +114,7 @@ async fn leaving_done_clears_completed_at_and_records_both_fields() {
 async fn an_unknown_item_is_not_found() {
     let h = Harness::new().await;
     let owner = h.user();
-    let hero = h.character(owner, "Hero", h.servers().await[0]).await;
+    let hero = h.character_on(owner, "Hero", h.servers[0].id).await;
     let mut all = Vec::new();
     for kind in ItemKind::ALL {
         all.extend(h.items(kind).await.into_iter().map(|i| i.id.0));
@@ -142,7 +136,7 @@ async fn an_unknown_item_is_not_found() {
 async fn another_users_character_is_not_found() {
     let h = Harness::new().await;
     let (owner, stranger) = (h.user(), h.user());
-    let hero = h.character(owner, "Hero", h.servers().await[0]).await;
+    let hero = h.character_on(owner, "Hero", h.servers[0].id).await;
     let quest = h.items(ItemKind::Quest).await[0].id;
 
     let set = h
@@ -182,7 +176,7 @@ async fn another_users_character_is_not_found() {
 async fn an_invalid_status_kind_or_filter_is_a_validation_error() {
     let h = Harness::new().await;
     let owner = h.user();
-    let hero = h.character(owner, "Hero", h.servers().await[0]).await;
+    let hero = h.character_on(owner, "Hero", h.servers[0].id).await;
     let quest = h.items(ItemKind::Quest).await[0].id;
 
     let set = h
@@ -217,7 +211,7 @@ async fn an_invalid_status_kind_or_filter_is_a_validation_error() {
 async fn the_list_filters_by_kind_and_status_and_pages_by_item_id() {
     let h = Harness::new().await;
     let owner = h.user();
-    let hero = h.character(owner, "Hero", h.servers().await[0]).await;
+    let hero = h.character_on(owner, "Hero", h.servers[0].id).await;
     let quests = h.items(ItemKind::Quest).await;
     let dungeons = h.items(ItemKind::Dungeon).await;
     let id = hero.character.id;
@@ -271,7 +265,7 @@ async fn the_list_filters_by_kind_and_status_and_pages_by_item_id() {
 async fn the_summary_adds_up_to_the_catalog() {
     let h = Harness::new().await;
     let owner = h.user();
-    let hero = h.character(owner, "Hero", h.servers().await[0]).await;
+    let hero = h.character_on(owner, "Hero", h.servers[0].id).await;
     let quests = h.items(ItemKind::Quest).await;
     let achievements = h.items(ItemKind::Achievement).await;
     let id = hero.character.id;
@@ -310,7 +304,7 @@ async fn the_summary_adds_up_to_the_catalog() {
 async fn a_deleted_characters_progressions_are_gone() {
     let h = Harness::new().await;
     let owner = h.user();
-    let hero = h.character(owner, "Hero", h.servers().await[0]).await;
+    let hero = h.character_on(owner, "Hero", h.servers[0].id).await;
     let quest = h.items(ItemKind::Quest).await[0].id;
     h.roster
         .set_progression(owner, hero.character.id, quest, "done", &h.client)
@@ -341,10 +335,10 @@ async fn a_deleted_characters_progressions_are_gone() {
 async fn a_team_view_shows_todo_for_members_without_a_progression() {
     let h = Harness::new().await;
     let owner = h.user();
-    let server = h.servers().await[0];
-    let a = h.character(owner, "Alpha", server).await;
-    let b = h.character(owner, "Bravo", server).await;
-    let c = h.character(owner, "Charlie", server).await;
+    let server = h.servers[0].id;
+    let a = h.character_on(owner, "Alpha", server).await;
+    let b = h.character_on(owner, "Bravo", server).await;
+    let c = h.character_on(owner, "Charlie", server).await;
     let dungeon = h.items(ItemKind::Dungeon).await[0].id;
     let team = h
         .roster

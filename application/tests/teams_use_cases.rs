@@ -2,13 +2,13 @@
 //! member rules (the caller's live characters, distinct, at most eight, one
 //! server), name uniqueness, and the audit entry each change writes.
 
-mod roster_harness;
+mod support;
 
 use application::characters::{CharacterPatch, Precondition};
 use application::roster::RosterError;
 use application::teams::{NewTeam, TeamPatch};
 use domain::{AuditValue, CharacterId, PageRequest, TeamView};
-use roster_harness::{Harness, change, text};
+use support::{Harness, change, text};
 use time::Duration;
 
 fn new_team(name: &str, members: &[CharacterId]) -> NewTeam {
@@ -46,9 +46,9 @@ async fn team_count(h: &Harness, owner: domain::UserId) -> u64 {
 async fn a_team_holds_its_members_in_the_given_order_with_catalog_names() {
     let h = Harness::new().await;
     let owner = h.user();
-    let server = h.servers().await[0];
-    let a = h.character(owner, "Alpha", server).await;
-    let b = h.character(owner, "Bravo", server).await;
+    let server = h.servers[0].id;
+    let a = h.character_on(owner, "Alpha", server).await;
+    let b = h.character_on(owner, "Bravo", server).await;
 
     let team = h
         .roster
@@ -98,9 +98,9 @@ async fn a_team_without_members_is_allowed() {
 async fn another_users_character_is_not_found_and_nothing_is_written() {
     let h = Harness::new().await;
     let (owner, stranger) = (h.user(), h.user());
-    let server = h.servers().await[0];
-    let mine = h.character(owner, "Mine", server).await;
-    let theirs = h.character(stranger, "Theirs", server).await;
+    let server = h.servers[0].id;
+    let mine = h.character_on(owner, "Mine", server).await;
+    let theirs = h.character_on(stranger, "Theirs", server).await;
 
     let result = h
         .roster
@@ -117,7 +117,7 @@ async fn another_users_character_is_not_found_and_nothing_is_written() {
     );
     assert_eq!(team_count(&h, owner).await, 0);
     let created = h
-        .actions(owner)
+        .actions_by(owner)
         .await
         .into_iter()
         .filter(|a| a.starts_with("team."))
@@ -146,7 +146,7 @@ async fn an_unknown_character_is_not_found() {
 async fn nine_members_are_refused() {
     let h = Harness::new().await;
     let owner = h.user();
-    let server = h.servers().await[0];
+    let server = h.servers[0].id;
     let account = h.account(owner, "Main").await;
     let mut ids = Vec::new();
     for n in 0..=domain::Team::MAX_MEMBERS {
@@ -176,7 +176,7 @@ async fn nine_members_are_refused() {
 async fn a_repeated_member_is_refused() {
     let h = Harness::new().await;
     let owner = h.user();
-    let a = h.character(owner, "Alpha", h.servers().await[0]).await;
+    let a = h.character_on(owner, "Alpha", h.servers[0].id).await;
 
     let result = h
         .roster
@@ -194,9 +194,9 @@ async fn a_repeated_member_is_refused() {
 async fn members_on_two_servers_are_refused() {
     let h = Harness::new().await;
     let owner = h.user();
-    let servers = h.servers().await;
-    let a = h.character(owner, "Alpha", servers[0]).await;
-    let b = h.character(owner, "Bravo", servers[1]).await;
+    let servers = [h.servers[0].id, h.servers[1].id];
+    let a = h.character_on(owner, "Alpha", servers[0]).await;
+    let b = h.character_on(owner, "Bravo", servers[1]).await;
 
     let result = h
         .roster
@@ -273,9 +273,9 @@ async fn renaming_onto_another_team_name_conflicts() {
 async fn a_deleted_character_vanishes_from_its_teams() {
     let h = Harness::new().await;
     let owner = h.user();
-    let server = h.servers().await[0];
-    let a = h.character(owner, "Alpha", server).await;
-    let b = h.character(owner, "Bravo", server).await;
+    let server = h.servers[0].id;
+    let a = h.character_on(owner, "Alpha", server).await;
+    let b = h.character_on(owner, "Bravo", server).await;
     let team = h
         .roster
         .create_team(
@@ -305,10 +305,10 @@ async fn a_deleted_character_vanishes_from_its_teams() {
 async fn a_patch_replaces_the_members_and_keeps_absent_fields() {
     let h = Harness::new().await;
     let owner = h.user();
-    let server = h.servers().await[0];
-    let a = h.character(owner, "Alpha", server).await;
-    let b = h.character(owner, "Bravo", server).await;
-    let c = h.character(owner, "Charlie", server).await;
+    let server = h.servers[0].id;
+    let a = h.character_on(owner, "Alpha", server).await;
+    let b = h.character_on(owner, "Bravo", server).await;
+    let c = h.character_on(owner, "Charlie", server).await;
     let team = h
         .roster
         .create_team(
@@ -381,11 +381,11 @@ async fn a_patch_with_a_null_description_clears_it() {
         .expect("updated");
 
     assert_eq!(updated.team.description, None);
-    let entry = &h.audit("team", &team.team.id.to_string()).await[0];
+    let entry = &h.audit_of(team.team.id).await[0];
     assert_eq!(entry.action, "team.updated");
     assert_eq!(
         change(entry, "description"),
-        Some((text("to be cleared"), AuditValue::Null))
+        Some((&text("to be cleared"), &AuditValue::Null))
     );
 }
 
@@ -393,10 +393,10 @@ async fn a_patch_with_a_null_description_clears_it() {
 async fn a_patch_breaking_a_member_rule_changes_nothing() {
     let h = Harness::new().await;
     let (owner, stranger) = (h.user(), h.user());
-    let servers = h.servers().await;
-    let a = h.character(owner, "Alpha", servers[0]).await;
-    let far = h.character(owner, "Faraway", servers[1]).await;
-    let theirs = h.character(stranger, "Theirs", servers[0]).await;
+    let servers = [h.servers[0].id, h.servers[1].id];
+    let a = h.character_on(owner, "Alpha", servers[0]).await;
+    let far = h.character_on(owner, "Faraway", servers[1]).await;
+    let theirs = h.character_on(stranger, "Theirs", servers[0]).await;
     let team = h
         .roster
         .create_team(owner, new_team("Squad", &[a.character.id]), &h.client)
@@ -480,9 +480,9 @@ async fn another_users_team_is_not_found_to_read_change_or_delete() {
 async fn moving_a_teamed_character_to_another_server_conflicts() {
     let h = Harness::new().await;
     let owner = h.user();
-    let servers = h.servers().await;
-    let a = h.character(owner, "Alpha", servers[0]).await;
-    let b = h.character(owner, "Bravo", servers[0]).await;
+    let servers = [h.servers[0].id, h.servers[1].id];
+    let a = h.character_on(owner, "Alpha", servers[0]).await;
+    let b = h.character_on(owner, "Bravo", servers[0]).await;
     h.roster
         .create_team(
             owner,
@@ -566,9 +566,9 @@ async fn the_list_searches_names_sorts_by_name_and_pages() {
 async fn each_change_writes_an_audit_entry_with_from_and_to() {
     let h = Harness::new().await;
     let owner = h.user();
-    let server = h.servers().await[0];
-    let a = h.character(owner, "Alpha", server).await;
-    let b = h.character(owner, "Bravo", server).await;
+    let server = h.servers[0].id;
+    let a = h.character_on(owner, "Alpha", server).await;
+    let b = h.character_on(owner, "Bravo", server).await;
     let team = h
         .roster
         .create_team(owner, new_team("Before", &[a.character.id]), &h.client)
@@ -594,23 +594,23 @@ async fn each_change_writes_an_audit_entry_with_from_and_to() {
         .await
         .expect("deleted");
 
-    let entries = h.audit("team", &id).await;
+    let entries = h.audit_of(&id).await;
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["team.deleted", "team.updated", "team.created"]);
     assert!(entries.iter().all(|e| e.actor_id == Some(owner)));
     let created = &entries[2];
     assert_eq!(
         change(created, "name"),
-        Some((AuditValue::Null, text("Before")))
+        Some((&AuditValue::Null, &text("Before")))
     );
     let updated = &entries[1];
     assert_eq!(
         change(updated, "name"),
-        Some((text("Before"), text("After")))
+        Some((&text("Before"), &text("After")))
     );
     let (from, to) = change(updated, "memberIds").expect("members recorded");
-    assert_eq!(from, text(&a.character.id.to_string()));
-    assert_eq!(to, text(&format!("{},{}", a.character.id, b.character.id)));
+    assert_eq!(from, &text(&a.character.id.to_string()));
+    assert_eq!(to, &text(&format!("{},{}", a.character.id, b.character.id)));
     assert_eq!(
         change(updated, "description"),
         None,
@@ -648,5 +648,5 @@ async fn an_unchanged_patch_writes_nothing() {
         .expect("updated");
 
     assert_eq!(after.team.updated_at, team.team.updated_at);
-    assert_eq!(h.audit("team", &team.team.id.to_string()).await.len(), 1);
+    assert_eq!(h.audit_of(team.team.id).await.len(), 1);
 }

@@ -1,6 +1,8 @@
-//! What the roster's use-case tests share: a [`Roster`] over the memory
-//! storage with the bundled catalog loaded and a manual clock, a few
-//! builders, and a storage whose transactions cannot write the audit trail.
+//! What the use-case tests share: a [`Harness`] (a [`Roster`] over the
+//! memory storage with the bundled catalog loaded and a manual clock, with
+//! builders for the users, accounts and characters a test needs and readers
+//! of the audit trail), helpers to compare an audit entry's changes, and a
+//! storage whose transactions cannot write the audit trail.
 
 #![allow(dead_code)] // each test binary uses a different part of it
 
@@ -20,20 +22,18 @@ use domain::ports::{
     UserRepository,
 };
 use domain::{
-    AccountId, AuditEntry, AuditFilter, AuditId, AuditValue, CharacterClass, CharacterId,
-    GameServer, RepoError, UserId,
+    AccountId, AuditEntry, AuditFilter, AuditId, AuditValue, CatalogItem, CharacterClass,
+    CharacterId, CharacterView, GameServer, ItemKind, RepoError, ServerId, UserId,
 };
 
 pub struct Harness {
     pub storage: Arc<MemoryStorage>,
     pub clock: Arc<ManualClock>,
     pub roster: Roster,
+    pub client: ClientInfo,
+    /// The catalog's classes and servers, as the storage lists them.
     pub classes: Vec<CharacterClass>,
     pub servers: Vec<GameServer>,
-}
-
-pub fn client() -> ClientInfo {
-    ClientInfo::default()
 }
 
 impl Harness {
@@ -55,6 +55,7 @@ impl Harness {
             storage,
             clock,
             roster,
+            client: ClientInfo::default(),
             classes,
             servers,
         }
@@ -70,8 +71,22 @@ impl Harness {
         )
     }
 
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// A user id no one else has (users themselves are not the roster's).
     pub fn user(&self) -> UserId {
         UserId::generate(self.clock.now(), &OsRandom)
+    }
+
+    /// Every catalog item of `kind`, by id.
+    pub async fn items(&self, kind: ItemKind) -> Vec<CatalogItem> {
+        self.storage
+            .catalog()
+            .items(Some(kind), None, None, 10_000)
+            .await
+            .expect("items")
     }
 
     pub async fn account(&self, owner: UserId, name: &str) -> AccountId {
@@ -82,7 +97,7 @@ impl Harness {
                     name: name.to_owned(),
                     notes: None,
                 },
-                &client(),
+                &self.client,
             )
             .await
             .expect("a fixture account")
@@ -101,39 +116,79 @@ impl Harness {
         }
     }
 
+    /// A character of `owner` in `account`, on the catalog's first server.
     pub async fn character(&self, owner: UserId, account: AccountId, name: &str) -> CharacterId {
-        self.roster
-            .create_character(owner, self.new_character(account, name), &client())
+        self.character_in(owner, account, name, self.servers[0].id)
             .await
-            .expect("a fixture character")
             .character
             .id
     }
 
+    /// A character of `owner` on `server`, in an account of its own.
+    pub async fn character_on(&self, owner: UserId, name: &str, server: ServerId) -> CharacterView {
+        let account = self.account(owner, &format!("acc {name}")).await;
+        self.character_in(owner, account, name, server).await
+    }
+
+    /// A character of `owner` in `account`, on `server`.
+    pub async fn character_in(
+        &self,
+        owner: UserId,
+        account: AccountId,
+        name: &str,
+        server: ServerId,
+    ) -> CharacterView {
+        let input = NewCharacter {
+            server_id: server.0,
+            ..self.new_character(account, name)
+        };
+        self.roster
+            .create_character(owner, input, &self.client)
+            .await
+            .expect("a fixture character")
+    }
+
     /// Every audit entry about `resource_id`, newest first.
     pub async fn audit_of(&self, resource_id: impl ToString) -> Vec<AuditEntry> {
-        let filter = AuditFilter {
+        self.audit(AuditFilter {
             resource_id: Some(resource_id.to_string()),
             ..AuditFilter::default()
-        };
-        self.storage
-            .audit()
-            .list(&filter, None, 100)
-            .await
-            .expect("audit")
+        })
+        .await
     }
 
     /// The actions of [`Harness::audit_of`].
     pub async fn actions_of(&self, resource_id: impl ToString) -> Vec<String> {
-        self.audit_of(resource_id)
+        actions(self.audit_of(resource_id).await)
+    }
+
+    /// The actions of every audit entry `actor` wrote, newest first.
+    pub async fn actions_by(&self, actor: UserId) -> Vec<String> {
+        let entries = self
+            .audit(AuditFilter {
+                actor_id: Some(actor),
+                ..AuditFilter::default()
+            })
+            .await;
+        actions(entries)
+    }
+
+    async fn audit(&self, filter: AuditFilter) -> Vec<AuditEntry> {
+        self.storage
+            .audit()
+            .list(&filter, None, 1_000)
             .await
-            .into_iter()
-            .map(|e| e.action)
-            .collect()
+            .expect("audit")
     }
 }
 
-/// An entry's changes as `(field, from, to)`.
+fn actions(entries: Vec<AuditEntry>) -> Vec<String> {
+    entries.into_iter().map(|e| e.action).collect()
+}
+
+// --- An audit entry's changes ------------------------------------------------------
+
+/// An entry's changes as `(field, from, to)`, in the order it records them.
 pub fn changes(entry: &AuditEntry) -> Vec<(&str, &AuditValue, &AuditValue)> {
     entry
         .changes
@@ -142,9 +197,27 @@ pub fn changes(entry: &AuditEntry) -> Vec<(&str, &AuditValue, &AuditValue)> {
         .collect()
 }
 
+/// The `(from, to)` an entry records for `field`, if it records it.
+pub fn change<'e>(entry: &'e AuditEntry, field: &str) -> Option<(&'e AuditValue, &'e AuditValue)> {
+    changes(entry)
+        .into_iter()
+        .find(|(f, _, _)| *f == field)
+        .map(|(_, from, to)| (from, to))
+}
+
+pub fn text(value: &str) -> AuditValue {
+    AuditValue::Text(value.to_owned())
+}
+
+pub fn int(value: impl Into<i64>) -> AuditValue {
+    AuditValue::Int(value.into())
+}
+
 // --- A storage whose transactions cannot append to the audit trail ---------------
 
-struct AuditFailsInTransactions(Arc<MemoryStorage>);
+/// The storage it wraps, except that a transaction's audit appends fail
+/// (outside transactions the audit trail reads and writes as usual).
+pub struct AuditFailsInTransactions(pub Arc<MemoryStorage>);
 
 #[async_trait]
 impl Storage for AuditFailsInTransactions {
