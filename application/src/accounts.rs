@@ -6,7 +6,8 @@ use domain::{ValidationErrors, ports::Transaction};
 
 use crate::audit::Resource;
 use crate::context::ClientInfo;
-use crate::roster::{Changes, Roster, RosterError, duplicate_name, search};
+use crate::query_text::search;
+use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
 /// A new account as the client sends it.
 #[derive(Debug, Clone, Default)]

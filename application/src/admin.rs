@@ -19,6 +19,7 @@ use crate::audit::{self, AuditError, AuditPage, Resource};
 use crate::auth::Principal;
 use crate::context::ClientInfo;
 use crate::cursor;
+use crate::query_text;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -145,13 +146,14 @@ impl AdminService {
     ) -> Result<UserPage, AdminError> {
         require_admin(caller)?;
         let after = cursor.map(decode_user_cursor).transpose()?;
-        // An empty search is no search: it would match everyone anyway.
-        let search = search.filter(|s| !s.is_empty());
+        // A blank search is no search: it would match everyone anyway.
+        let search = query_text::search(search)
+            .map_err(|e| AdminError::Validation(ValidationErrors(vec![e])))?;
         // One more than asked, to know whether another page follows.
         let mut users = self
             .storage
             .users()
-            .list(search, after, per_page + 1)
+            .list(search.as_deref(), after, per_page + 1)
             .await?;
         let next_cursor = if users.len() > per_page {
             users.truncate(per_page);

@@ -6,6 +6,7 @@
 
 use crate::context::ClientInfo;
 use crate::cursor;
+use crate::query_text;
 use domain::ports::{Random, Storage};
 use domain::{AuditEntry, AuditFilter, AuditId, Change, RepoError, UserId, ValidationErrors};
 use time::OffsetDateTime;
@@ -74,6 +75,16 @@ pub async fn list(
     cursor: Option<&str>,
     per_page: usize,
 ) -> Result<AuditPage, AuditError> {
+    let mut errors = ValidationErrors::default();
+    errors.collect(query_text::exact(
+        "resourceType",
+        filter.resource_type.as_deref(),
+    ));
+    errors.collect(query_text::exact(
+        "resourceId",
+        filter.resource_id.as_deref(),
+    ));
+    errors.into_result().map_err(AuditError::Validation)?;
     let before = cursor.map(decode_cursor).transpose()?;
     // One more than asked, to know whether another page follows.
     let mut entries = storage.audit().list(filter, before, per_page + 1).await?;

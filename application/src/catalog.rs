@@ -8,6 +8,8 @@ use domain::{
     CatalogItem, CharacterClass, GameServer, ItemId, ItemKind, RepoError, ValidationErrors,
 };
 
+use crate::query_text;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("invalid input: {0}")]
@@ -65,10 +67,11 @@ pub async fn items(
     per_page: usize,
 ) -> Result<ItemsPage, CatalogError> {
     let after = cursor.map(decode_cursor).transpose()?;
-    let search = search.map(str::trim).filter(|s| !s.is_empty());
+    let search = query_text::search(search)
+        .map_err(|e| CatalogError::Validation(ValidationErrors(vec![e])))?;
     let mut items = storage
         .catalog()
-        .items(kind, search, after, per_page + 1)
+        .items(kind, search.as_deref(), after, per_page + 1)
         .await?;
     let next_cursor = if items.len() > per_page {
         items.truncate(per_page);

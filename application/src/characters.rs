@@ -13,7 +13,8 @@ use domain::{
 
 use crate::audit::Resource;
 use crate::context::ClientInfo;
-use crate::roster::{Changes, Roster, RosterError, duplicate_name, search};
+use crate::query_text::search;
+use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
 /// How many times an update without `If-Match` is tried again when a
 /// concurrent edit moved the version on between its read and its write.

@@ -13,6 +13,7 @@ pub mod characters;
 mod context;
 mod cursor;
 pub mod progressions;
+mod query_text;
 pub mod roster;
 pub mod teams;
 

@@ -139,17 +139,6 @@ impl Changes {
     }
 }
 
-/// A list's `search`: trimmed, at most 100 characters; blank is no search.
-pub(crate) fn search(raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > 100 {
-        return Err(FieldError::new("search", "must be at most 100 characters"));
-    }
-    Ok(Some(text.to_owned()))
-}
-
 /// Maps a uniqueness violation on a name to a 409 naming `field`.
 pub(crate) fn duplicate_name(error: RepoError, field: &'static str, what: &str) -> RosterError {
     match error {

@@ -11,7 +11,8 @@ use domain::{
 
 use crate::audit::Resource;
 use crate::context::ClientInfo;
-use crate::roster::{Changes, Roster, RosterError, duplicate_name, search};
+use crate::query_text::search;
+use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
 /// A new team as the client sends it.
 #[derive(Debug, Clone, Default)]
