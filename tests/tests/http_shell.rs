@@ -625,6 +625,63 @@ async fn the_openapi_document_carries_the_validation_rules() {
 }
 
 #[tokio::test]
+async fn the_openapi_document_has_the_roster_routes_with_typed_path_parameters() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+
+    let doc = openapi(&app).await;
+
+    let roster_routes = [
+        ("/api/v1/accounts", "get"),
+        ("/api/v1/accounts", "post"),
+        ("/api/v1/accounts/{id}", "get"),
+        ("/api/v1/accounts/{id}", "patch"),
+        ("/api/v1/accounts/{id}", "delete"),
+        ("/api/v1/characters", "get"),
+        ("/api/v1/characters", "post"),
+        ("/api/v1/characters/bulk-delete", "post"),
+        ("/api/v1/characters/{id}", "get"),
+        ("/api/v1/characters/{id}", "patch"),
+        ("/api/v1/characters/{id}", "delete"),
+        ("/api/v1/characters/{id}/progressions", "get"),
+        ("/api/v1/characters/{id}/progressions/summary", "get"),
+        ("/api/v1/characters/{id}/progressions/{itemId}", "put"),
+        ("/api/v1/teams", "get"),
+        ("/api/v1/teams", "post"),
+        ("/api/v1/teams/{id}", "get"),
+        ("/api/v1/teams/{id}", "patch"),
+        ("/api/v1/teams/{id}", "delete"),
+        ("/api/v1/teams/{id}/progressions/{itemId}", "get"),
+    ];
+    for (path, method) in roster_routes {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut checked = 0;
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let parameters = operation["parameters"].as_array().into_iter().flatten();
+            for parameter in parameters.filter(|p| p["in"] == "path") {
+                let expected = match parameter["name"].as_str() {
+                    Some("itemId") => json!({"type": "integer", "format": "int64"}),
+                    _ => json!({"type": "string", "format": "uuid"}),
+                };
+                assert_eq!(
+                    parameter["schema"], expected,
+                    "{method} {path}: {parameter}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 18, "only {checked} path parameters");
+}
+
+#[tokio::test]
 async fn the_docs_page_is_html() {
     let Some(app) = TestApp::spawn().await else {
         return;

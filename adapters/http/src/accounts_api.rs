@@ -131,11 +131,7 @@ impl AccountsApi {
             .roster
             .list_accounts(auth.0.user_id, search.0.as_deref(), page)
             .await?;
-        Ok(Json(PageEnvelope::new(
-            found.items.into_iter().map(Into::into).collect(),
-            page,
-            found.total,
-        )))
+        Ok(Json(PageEnvelope::of(found, page)))
     }
 
     /// Create an account
@@ -166,7 +162,7 @@ impl AccountsApi {
         &self,
         auth: CallerAuth,
         /// The account's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
     ) -> Result<Json<Envelope<AccountDto>>, ApiError> {
         let id = account_id(&id.0)?;
         let account = self.roster.account(auth.0.user_id, id).await?;
@@ -182,7 +178,7 @@ impl AccountsApi {
         &self,
         auth: CallerAuth,
         /// The account's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
         body: Json<UpdateAccountRequest>,
     ) -> Result<Json<Envelope<AccountDto>>, ApiError> {
         let id = account_id(&id.0)?;
@@ -211,7 +207,7 @@ impl AccountsApi {
         &self,
         auth: CallerAuth,
         /// The account's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
         /// `true` deletes the account's characters too (default `false`).
         #[oai(default)]
         cascade: Query<bool>,

@@ -117,7 +117,7 @@ impl AdminApi {
         &self,
         auth: BearerAuth,
         /// The user's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
         body: Json<UpdateUserRequest>,
     ) -> Result<Json<Envelope<AdminUserDto>>, ApiError> {
         let id = UserId::from_uuid(crate::fields::path_uuid("id", &id.0)?);

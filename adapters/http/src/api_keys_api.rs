@@ -146,7 +146,7 @@ impl ApiKeysApi {
         &self,
         auth: BearerAuth,
         /// The key's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
     ) -> Result<Revoked, ApiError> {
         let id = crate::fields::path_uuid("id", &id.0)?;
         self.keys

@@ -395,7 +395,7 @@ impl AuthApi {
         &self,
         auth: BearerAuth,
         /// The session's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
     ) -> ApiResult<NoContent> {
         let id = crate::fields::path_uuid("id", &id.0)?;
         self.auth

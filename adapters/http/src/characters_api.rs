@@ -264,11 +264,7 @@ impl CharactersApi {
             .roster
             .list_characters(auth.0.user_id, query, page)
             .await?;
-        Ok(Json(PageEnvelope::new(
-            found.items.into_iter().map(Into::into).collect(),
-            page,
-            found.total,
-        )))
+        Ok(Json(PageEnvelope::of(found, page)))
     }
 
     /// Create a character
@@ -328,7 +324,7 @@ impl CharactersApi {
         &self,
         auth: CallerAuth,
         /// The character's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
     ) -> Result<One, ApiError> {
         let id = character_id(&id.0)?;
         let character = self.roster.character(auth.0.user_id, id).await?;
@@ -347,7 +343,7 @@ impl CharactersApi {
         &self,
         auth: CallerAuth,
         /// The character's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
         /// Entity tags of the versions this change was made against, or `*`.
         #[oai(name = "If-Match")]
         if_match: Header<Option<String>>,
@@ -384,7 +380,7 @@ impl CharactersApi {
         &self,
         auth: CallerAuth,
         /// The character's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
     ) -> Result<Deleted, ApiError> {
         let id = character_id(&id.0)?;
         self.roster

@@ -177,4 +177,13 @@ impl<T: ParseFromJSON + ToJSON> PageEnvelope<T> {
             meta: Meta::current(),
         }
     }
+
+    /// The page `request` of a list the storage paged, each item made a DTO.
+    pub fn of<V>(paged: domain::Paged<V>, request: domain::PageRequest) -> Self
+    where
+        T: From<V>,
+    {
+        let data = paged.items.into_iter().map(T::from).collect();
+        Self::new(data, request, paged.total)
+    }
 }

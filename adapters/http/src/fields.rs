@@ -234,6 +234,62 @@ pub fn expires_at(value: Option<Value>) -> ParseResult<Option<time::OffsetDateTi
     }
 }
 
+/// Path parameters that the document types precisely (`string`/`uuid`,
+/// `integer`/`int64`) but that reach the handler as text: a failed parse is
+/// then reported by the handler under the parameter's own name, where
+/// poem-openapi would report it under an internal one (`param1`).
+macro_rules! path_text {
+    ($(#[$doc:meta])* $name:ident documented as $as:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(String);
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl poem_openapi::types::Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = String;
+            type RawElementValueType = String;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                <$as as poem_openapi::types::Type>::name()
+            }
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                <$as as poem_openapi::types::Type>::schema_ref()
+            }
+
+            fn as_raw_value(&self) -> Option<&String> {
+                Some(&self.0)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+                Box::new(std::iter::once(&self.0))
+            }
+        }
+
+        impl poem_openapi::types::ParseFromParameter for $name {
+            fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+                Ok(Self(value.to_owned()))
+            }
+        }
+    };
+}
+
+path_text!(
+    /// An id in a path: documented as a UUID, checked by [`path_uuid`].
+    UuidText documented as uuid::Uuid
+);
+path_text!(
+    /// A catalog item's id in a path: documented as an integer.
+    IntegerText documented as i64
+);
+
 /// A UUID path parameter, with an error that names it as the document does
 /// (poem-openapi reports a failed path parse under an internal name).
 pub fn path_uuid(name: &'static str, raw: &str) -> Result<uuid::Uuid, crate::error::ApiError> {

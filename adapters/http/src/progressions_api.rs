@@ -217,7 +217,7 @@ impl ProgressionsApi {
         &self,
         auth: CallerAuth,
         /// The character's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
         kind: Query<Option<ItemKindDto>>,
         status: Query<Option<StatusDto>>,
         /// 1 or more (default 1).
@@ -234,11 +234,7 @@ impl ProgressionsApi {
             .roster
             .list_progressions(auth.0.user_id, character, kind, status, page)
             .await?;
-        Ok(Json(PageEnvelope::new(
-            list.items.into_iter().map(Into::into).collect(),
-            page,
-            list.total,
-        )))
+        Ok(Json(PageEnvelope::of(list, page)))
     }
 
     /// A character's counts per kind
@@ -254,7 +250,7 @@ impl ProgressionsApi {
         &self,
         auth: CallerAuth,
         /// The character's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
     ) -> Result<Json<Envelope<SummaryDto>>, ApiError> {
         let summary = self
             .roster
@@ -277,10 +273,10 @@ impl ProgressionsApi {
         &self,
         auth: CallerAuth,
         /// The character's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
         /// The catalog item's id (an integer).
         #[oai(name = "itemId")]
-        item_id: Path<String>,
+        item_id: Path<crate::fields::IntegerText>,
         body: Json<SetProgressionRequest>,
     ) -> Result<Json<Envelope<ProgressionDto>>, ApiError> {
         let character = character_id(&id.0)?;
@@ -312,10 +308,10 @@ impl ProgressionsApi {
         &self,
         auth: CallerAuth,
         /// The team's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
         /// The catalog item's id (an integer).
         #[oai(name = "itemId")]
-        item_id: Path<String>,
+        item_id: Path<crate::fields::IntegerText>,
     ) -> Result<Json<Envelope<Vec<MemberProgressDto>>>, ApiError> {
         let team = TeamId::from_uuid(path_uuid("id", &id.0)?);
         let lines = self

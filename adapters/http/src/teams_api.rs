@@ -169,11 +169,7 @@ impl TeamsApi {
             .roster
             .list_teams(auth.0.user_id, search.0.as_deref(), page)
             .await?;
-        Ok(Json(PageEnvelope::new(
-            teams.items.into_iter().map(Into::into).collect(),
-            page,
-            teams.total,
-        )))
+        Ok(Json(PageEnvelope::of(teams, page)))
     }
 
     /// Create a team
@@ -206,7 +202,7 @@ impl TeamsApi {
         &self,
         auth: CallerAuth,
         /// The team's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
     ) -> Result<Json<Envelope<TeamDto>>, ApiError> {
         let team = self.roster.team(auth.0.user_id, team_id(&id.0)?).await?;
         Ok(Json(Envelope::new(team.into())))
@@ -220,7 +216,7 @@ impl TeamsApi {
         &self,
         auth: CallerAuth,
         /// The team's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
         body: Json<UpdateTeamRequest>,
     ) -> Result<Json<Envelope<TeamDto>>, ApiError> {
         let id = team_id(&id.0)?;
@@ -247,7 +243,7 @@ impl TeamsApi {
         &self,
         auth: CallerAuth,
         /// The team's id (a UUID).
-        id: Path<String>,
+        id: Path<crate::fields::UuidText>,
     ) -> Result<Deleted, ApiError> {
         self.roster
             .delete_team(auth.0.user_id, team_id(&id.0)?, &RequestContext::client())
