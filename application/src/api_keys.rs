@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{self, Resource};
 use crate::context::ClientInfo;
+use crate::stored_time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiKeyError {
@@ -56,12 +57,8 @@ impl ApiKeyService {
         client: &ClientInfo,
     ) -> Result<CreatedKey, ApiKeyError> {
         let now = self.clock.now();
-        // Stored and answered the same on every backend: UTC, microseconds.
-        let expires_at = expires_at.map(|at| {
-            let at = at.to_offset(time::UtcOffset::UTC);
-            at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
-                .unwrap_or(at)
-        });
+        // Stored and answered the same on every backend.
+        let expires_at = expires_at.map(stored_time::as_stored);
         let mut errors = ValidationErrors::default();
         let name = errors.collect(ApiKeyName::parse(name));
         if expires_at.is_some_and(|at| at <= now) {

@@ -15,6 +15,7 @@ mod cursor;
 pub mod progressions;
 mod query_text;
 pub mod roster;
+mod stored_time;
 pub mod teams;
 
 pub use context::ClientInfo;

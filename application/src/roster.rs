@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{self, Resource};
 use crate::context::ClientInfo;
+use crate::stored_time;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RosterError {
@@ -77,9 +78,7 @@ impl Roster {
 
     /// The current time as every backend stores it: whole microseconds.
     pub(crate) fn now(&self) -> OffsetDateTime {
-        let now = self.clock.now();
-        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-            .unwrap_or(now)
+        stored_time::as_stored(self.clock.now())
     }
 
     /// Appends the audit entry of a change to `tx`.
