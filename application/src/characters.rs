@@ -1,24 +1,22 @@
 //! Characters: who a user plays, on which account, server and class.
 //!
-//! A character's `version` is its `ETag`: every change moves it on, and an
-//! update is a compare-and-set on it, so of two concurrent edits of the same
-//! version exactly one wins. The other gets `PreconditionFailed` when its
-//! client sent `If-Match`, and is retried on the new version otherwise.
+//! A character's `version` is its `ETag`: every change moves it on. An
+//! update reads and writes the character under its row lock, so concurrent
+//! edits take turns: of two made against the same version with `If-Match`
+//! exactly one wins and the other gets `PreconditionFailed`; without
+//! `If-Match` each applies to the version the one before it left.
 
 use domain::ports::Transaction;
 use domain::{
-    AccountId, Character, CharacterFilter, CharacterId, CharacterSort, CharacterView, ClassId,
-    FieldError, Level, PageRequest, Paged, RosterName, ServerId, UserId, ValidationErrors,
+    AccountId, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterId,
+    CharacterSort, CharacterView, ClassId, FieldError, Level, PageRequest, Paged, RosterName,
+    ServerId, UserId, ValidationErrors,
 };
 
 use crate::audit::Resource;
 use crate::context::ClientInfo;
 use crate::query_text::search;
 use crate::roster::{Changes, Roster, RosterError, duplicate_name};
-
-/// How many times an update without `If-Match` is tried again when a
-/// concurrent edit moved the version on between its read and its write.
-const UPDATE_ATTEMPTS: usize = 3;
 
 /// Most ids one list filter or one bulk delete takes.
 pub const MAX_IDS: usize = 100;
@@ -64,15 +62,6 @@ pub enum Precondition {
     None,
     /// The current version must be one of these.
     VersionIn(Vec<i64>),
-}
-
-impl Precondition {
-    fn allows(&self, version: i64) -> bool {
-        match self {
-            Self::None => true,
-            Self::VersionIn(versions) => versions.contains(&version),
-        }
-    }
 }
 
 impl CharacterQuery {
@@ -202,22 +191,25 @@ impl Roster {
                 None::<&str>,
                 character.account_id.to_string().as_str(),
             );
-        self.record(
-            tx.as_ref(),
+        let entry = self.audit_entry(
             now,
             client,
             owner,
             "character.created",
             Resource::new("character", character.id),
             changes.into_vec(),
-        )
-        .await?;
+        );
         let view = find(tx.as_ref(), owner, character.id).await?;
-        tx.commit().await?;
+        tx.commit_with_audit(&[entry]).await?;
         Ok(view)
     }
 
     /// Applies `patch` if the character's version meets `precondition`.
+    ///
+    /// One unit: the edit locks the character and reads it in the same
+    /// statement as the write, so no concurrent edit can slip between the
+    /// version checked and the version written; the audit entry goes with
+    /// the commit. A name-only edit is two round trips to PostgreSQL.
     pub async fn update_character(
         &self,
         owner: UserId,
@@ -237,97 +229,82 @@ impl Roster {
         let (class_id, server_id) = (patch.class_id.map(ClassId), patch.server_id.map(ServerId));
         self.check_catalog(class_id, server_id, &mut errors).await?;
         errors.into_result()?;
+        let changes = CharacterChanges {
+            name,
+            level,
+            class_id,
+            server_id,
+            account_id: patch.account_id,
+        };
 
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let tx = self.storage.begin().await?;
+        let tx = self.storage.begin().await?;
+        if let Some(account) = changes.account_id {
+            // A move to another account locks that account first, as a
+            // create does, so it cannot be deleted under the move.
             let current = find(tx.as_ref(), owner, id).await?;
-            let before = current.character.clone();
-            if !precondition.allows(before.version) {
-                return Err(RosterError::PreconditionFailed {
-                    current: before.version,
-                });
-            }
-            let mut character = before.clone();
-            if let Some(name) = &name {
-                character.name = name.clone();
-            }
-            character.level = level.unwrap_or(before.level);
-            character.class_id = class_id.unwrap_or(before.class_id);
-            character.server_id = server_id.unwrap_or(before.server_id);
-            character.account_id = patch.account_id.unwrap_or(before.account_id);
-
-            let mut changes = Changes::default();
-            changes
-                .field("name", before.name.as_str(), character.name.as_str())
-                .field(
-                    "level",
-                    i64::from(before.level.get()),
-                    i64::from(character.level.get()),
-                )
-                .field(
-                    "classId",
-                    i64::from(before.class_id.0),
-                    i64::from(character.class_id.0),
-                )
-                .field(
-                    "serverId",
-                    i64::from(before.server_id.0),
-                    i64::from(character.server_id.0),
-                )
-                .field(
-                    "accountId",
-                    before.account_id.to_string().as_str(),
-                    character.account_id.to_string().as_str(),
-                );
-            if changes.is_empty() {
-                return Ok(current);
-            }
-            if character.account_id != before.account_id
-                && !tx.accounts().lock(owner, character.account_id).await?
+            if account != current.character.account_id
+                && !tx.accounts().lock(owner, account).await?
             {
                 return Err(RosterError::NotFound("account"));
             }
-            let now = self.now();
-            character.version = before.version + 1;
-            character.updated_at = now;
-            let written = tx
-                .characters()
-                .update(&character, before.version)
-                .await
-                .map_err(|e| duplicate_name(e, "name", "a character on this server"))?;
-            if !written {
-                // A concurrent edit won the race for this version.
-                drop(tx);
-                if precondition != Precondition::None || attempt >= UPDATE_ATTEMPTS {
-                    let current = self.character(owner, id).await?;
-                    return Err(RosterError::PreconditionFailed {
-                        current: current.character.version,
-                    });
-                }
-                continue;
-            }
-            // Checked after the write, which holds the character until the
-            // unit ends: a team being given this character meanwhile either
-            // committed already (and is seen here) or reads the new server.
-            if character.server_id != before.server_id {
-                check_teams_allow_move(tx.as_ref(), owner, &character).await?;
-            }
-            self.record(
-                tx.as_ref(),
-                now,
-                client,
-                owner,
-                "character.updated",
-                Resource::new("character", id),
-                changes.into_vec(),
-            )
-            .await?;
-            let view = find(tx.as_ref(), owner, id).await?;
-            tx.commit().await?;
-            return Ok(view);
         }
+        let expected = match &precondition {
+            Precondition::None => None,
+            Precondition::VersionIn(versions) => Some(versions.as_slice()),
+        };
+        let edit = tx
+            .characters()
+            .edit(owner, id, &changes, expected, self.now())
+            .await
+            .map_err(|e| duplicate_name(e, "name", "a character on this server"))?;
+        let (before, after) = match edit {
+            CharacterEdit::NotFound => return Err(RosterError::NotFound("character")),
+            CharacterEdit::VersionMismatch { current } => {
+                return Err(RosterError::PreconditionFailed { current });
+            }
+            CharacterEdit::Unchanged(view) => return Ok(view),
+            CharacterEdit::Written { before, after } => (before, after),
+        };
+        let character = &after.character;
+        // Checked after the write, which holds the character until the
+        // unit ends: a team being given this character meanwhile either
+        // committed already (and is seen here) or reads the new server.
+        if character.server_id != before.server_id {
+            check_teams_allow_move(tx.as_ref(), owner, character).await?;
+        }
+        let mut changes = Changes::default();
+        changes
+            .field("name", before.name.as_str(), character.name.as_str())
+            .field(
+                "level",
+                i64::from(before.level.get()),
+                i64::from(character.level.get()),
+            )
+            .field(
+                "classId",
+                i64::from(before.class_id.0),
+                i64::from(character.class_id.0),
+            )
+            .field(
+                "serverId",
+                i64::from(before.server_id.0),
+                i64::from(character.server_id.0),
+            )
+            .field(
+                "accountId",
+                before.account_id.to_string().as_str(),
+                character.account_id.to_string().as_str(),
+            );
+        let entry = self.audit_entry(
+            character.updated_at,
+            client,
+            owner,
+            "character.updated",
+            Resource::new("character", id),
+            changes.into_vec(),
+        );
+        tx.commit_with_audit(&[entry]).await?;
+        Ok(*after)
     }
 
     /// Soft-deletes the character: it leaves every list and team.
@@ -369,19 +346,20 @@ impl Roster {
         let now = self.now();
         let tx = self.storage.begin().await?;
         let deleted = tx.characters().delete(owner, &ids, now).await?;
-        for id in &deleted {
-            self.record(
-                tx.as_ref(),
-                now,
-                client,
-                owner,
-                "character.deleted",
-                Resource::new("character", id),
-                Vec::new(),
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        let entries: Vec<_> = deleted
+            .iter()
+            .map(|id| {
+                self.audit_entry(
+                    now,
+                    client,
+                    owner,
+                    "character.deleted",
+                    Resource::new("character", id),
+                    Vec::new(),
+                )
+            })
+            .collect();
+        tx.commit_with_audit(&entries).await?;
         Ok(deleted.len() as u64)
     }
 

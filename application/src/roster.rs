@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use domain::ports::{Clock, Random, Storage, Transaction};
-use domain::{AuditValue, Change, FieldError, RepoError, UserId, ValidationErrors};
+use domain::{AuditEntry, AuditValue, Change, FieldError, RepoError, UserId, ValidationErrors};
 use time::OffsetDateTime;
 
 use crate::audit::{self, Resource};
@@ -81,6 +81,27 @@ impl Roster {
         stored_time::as_stored(self.clock.now())
     }
 
+    /// The audit entry of a change made by `owner`.
+    pub(crate) fn audit_entry(
+        &self,
+        now: OffsetDateTime,
+        client: &ClientInfo,
+        owner: UserId,
+        action: &str,
+        resource: Resource,
+        changes: Vec<Change>,
+    ) -> AuditEntry {
+        audit::entry(
+            now,
+            self.random.as_ref(),
+            client,
+            Some(owner),
+            action,
+            resource,
+            changes,
+        )
+    }
+
     /// Appends the audit entry of a change to `tx`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn record(
@@ -93,15 +114,7 @@ impl Roster {
         resource: Resource,
         changes: Vec<Change>,
     ) -> Result<(), RepoError> {
-        let entry = audit::entry(
-            now,
-            self.random.as_ref(),
-            client,
-            Some(owner),
-            action,
-            resource,
-            changes,
-        );
+        let entry = self.audit_entry(now, client, owner, action, resource, changes);
         tx.audit().append(&entry).await
     }
 }

@@ -24,9 +24,9 @@ pub use catalog::{
 pub use error::{FieldError, RepoError, ValidationErrors};
 pub use ids::{AccountId, ApiKeyId, AuditId, CharacterId, FamilyId, SessionId, TeamId, UserId};
 pub use roster::{
-    AccountView, Character, CharacterFilter, CharacterSort, CharacterView, GameAccount, Level,
-    Notes, PageRequest, Paged, ProgressCount, ProgressStatus, Progression, ProgressionView,
-    RosterName, Team, TeamView,
+    AccountView, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterSort,
+    CharacterView, GameAccount, Level, Notes, PageRequest, Paged, ProgressCount, ProgressStatus,
+    Progression, ProgressionView, RosterName, Team, TeamView,
 };
 pub use session::{RevokeReason, Session, SessionLifetimes};
 pub use token::{AccessClaims, RefreshToken, TokenHash};

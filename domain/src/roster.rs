@@ -147,6 +147,58 @@ pub struct CharacterView {
     pub server_name: String,
 }
 
+/// The fields an edit of a character replaces; `None` keeps what is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CharacterChanges {
+    pub name: Option<RosterName>,
+    pub level: Option<Level>,
+    pub class_id: Option<ClassId>,
+    pub server_id: Option<ServerId>,
+    pub account_id: Option<AccountId>,
+}
+
+impl CharacterChanges {
+    /// `character` with these fields replaced; its version and times are
+    /// left as they are.
+    pub fn applied_to(&self, character: &Character) -> Character {
+        Character {
+            name: self.name.clone().unwrap_or_else(|| character.name.clone()),
+            level: self.level.unwrap_or(character.level),
+            class_id: self.class_id.unwrap_or(character.class_id),
+            server_id: self.server_id.unwrap_or(character.server_id),
+            account_id: self.account_id.unwrap_or(character.account_id),
+            ..character.clone()
+        }
+    }
+
+    /// Whether applying them to `character` would change any field.
+    pub fn change(&self, character: &Character) -> bool {
+        let after = self.applied_to(character);
+        after.name != character.name
+            || after.level != character.level
+            || after.class_id != character.class_id
+            || after.server_id != character.server_id
+            || after.account_id != character.account_id
+    }
+}
+
+/// What an edit of a character found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CharacterEdit {
+    /// The owner has no live character of that id.
+    NotFound,
+    /// Its version is not one of those the edit was made against; nothing
+    /// was written.
+    VersionMismatch { current: i64 },
+    /// Every field already had the value asked for; nothing was written.
+    Unchanged(CharacterView),
+    /// Written: the character as it was, and as it is now.
+    Written {
+        before: Box<Character>,
+        after: Box<CharacterView>,
+    },
+}
+
 /// A group of a user's characters: at most [`Team::MAX_MEMBERS`] distinct
 /// ones, all on one server (the application checks both before writing).
 #[derive(Debug, Clone, PartialEq, Eq)]

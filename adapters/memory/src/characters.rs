@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use domain::ports::CharacterRepository;
 use domain::roster::name_key;
 use domain::{
-    AccountId, Character, CharacterFilter, CharacterId, CharacterSort, CharacterView, PageRequest,
-    Paged, RepoError, UserId,
+    AccountId, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterId,
+    CharacterSort, CharacterView, PageRequest, Paged, RepoError, UserId,
 };
 use time::OffsetDateTime;
 
@@ -176,6 +176,43 @@ impl<A: Access> CharacterRepository for Repos<A> {
                 };
                 s.put_character(updated, undo);
                 Ok(true)
+            })
+            .await
+    }
+
+    async fn edit(
+        &self,
+        owner: UserId,
+        id: CharacterId,
+        changes: &CharacterChanges,
+        expected: Option<&[i64]>,
+        at: OffsetDateTime,
+    ) -> Result<CharacterEdit, RepoError> {
+        self.0
+            .with_state(|s, undo| {
+                let Some(stored) = s.live_character(owner, id) else {
+                    return Ok(CharacterEdit::NotFound);
+                };
+                if expected.is_some_and(|versions| !versions.contains(&stored.version)) {
+                    return Ok(CharacterEdit::VersionMismatch {
+                        current: stored.version,
+                    });
+                }
+                if !changes.change(stored) {
+                    return Ok(CharacterEdit::Unchanged(s.character_view(stored)));
+                }
+                let before = stored.clone();
+                let mut after = changes.applied_to(&before);
+                after.version = before.version + 1;
+                after.updated_at = at;
+                if s.character_name_taken(&after) {
+                    return Err(DUPLICATE_NAME);
+                }
+                s.put_character(after.clone(), undo);
+                Ok(CharacterEdit::Written {
+                    before: Box::new(before),
+                    after: Box::new(s.character_view(&after)),
+                })
             })
             .await
     }

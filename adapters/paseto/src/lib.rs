@@ -13,8 +13,17 @@
 //! [`PublicToken`] rather than its `public::sign`/`verify` helpers because
 //! those read the system clock (`exp` is checked against it even with
 //! `disable_valid_at`), while this port takes `now` from the caller.
+//!
+//! Every authenticated request verifies its token, and a client sends the
+//! same token for its whole lifetime: the claims of a token whose signature
+//! checked out are remembered (keyed by the token's SHA-256, so the memo
+//! holds no usable token), and a later request with the same bytes skips
+//! the Ed25519 verification and the parsing. Expiry and `nbf` are checked
+//! against `now` on every call, hit or miss, so the memo changes no answer.
+//! Only tokens that verified are remembered, so garbage cannot fill it.
 
 use std::fmt;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,6 +37,7 @@ use pasetors::version4::{PublicToken, V4};
 use secrecy::SecretBox;
 use secrecy::zeroize::Zeroizing;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
@@ -36,6 +46,14 @@ use time::{OffsetDateTime, UtcOffset};
 const MAX_TOKEN_LEN: usize = 4096;
 
 const SECRET_PREFIX: &str = "k4.secret.";
+
+/// Verified tokens remembered at most: about 150 bytes each, so a few MiB.
+/// A busier server re-verifies the tokens evicted, nothing more.
+const VERIFIED_CAPACITY: u64 = 20_000;
+
+/// How long a verified token is remembered; longer-lived tokens are simply
+/// verified again after it.
+const VERIFIED_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// Why the configured keys cannot be used. Never carries key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,6 +77,29 @@ pub struct PasetoSigner {
     verifying: Vec<VerifyingKey>,
     issuer: String,
     audience: String,
+    /// Claims of tokens whose signature, issuer and audience checked out,
+    /// by SHA-256 of the token.
+    verified: moka::sync::Cache<[u8; 32], Verified>,
+}
+
+/// What a token's signature vouches for; its validity in time is checked
+/// at each use.
+#[derive(Clone)]
+struct Verified {
+    claims: AccessClaims,
+    not_before: OffsetDateTime,
+}
+
+impl Verified {
+    fn at(self, now: OffsetDateTime) -> Result<AccessClaims, TokenError> {
+        if now >= self.claims.expires_at {
+            Err(TokenError::Expired)
+        } else if self.not_before > now {
+            Err(TokenError::NotYetValid)
+        } else {
+            Ok(self.claims)
+        }
+    }
 }
 
 struct VerifyingKey {
@@ -118,6 +159,10 @@ impl PasetoSigner {
             verifying,
             issuer,
             audience,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(VERIFIED_TTL)
+                .build(),
         })
     }
 
@@ -181,10 +226,24 @@ impl TokenSigner for PasetoSigner {
     }
 
     fn verify(&self, token: &str, now: OffsetDateTime) -> Result<AccessClaims, TokenError> {
-        use TokenError::Invalid;
         if token.len() > MAX_TOKEN_LEN {
-            return Err(Invalid);
+            return Err(TokenError::Invalid);
         }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(verified) = self.verified.get(&digest) {
+            return verified.at(now);
+        }
+        let verified = self.verify_signed(token)?;
+        self.verified.insert(digest, verified.clone());
+        verified.at(now)
+    }
+}
+
+impl PasetoSigner {
+    /// Checks the signature, issuer and audience of `token` and reads its
+    /// claims; its times are left to [`Verified::at`].
+    fn verify_signed(&self, token: &str) -> Result<Verified, TokenError> {
+        use TokenError::Invalid;
         // Refuses any other version or purpose, and bad base64.
         let untrusted = UntrustedToken::<Public, V4>::try_from(token).map_err(|_| Invalid)?;
         // The footer is read before it is authenticated only to pick the key;
@@ -205,22 +264,16 @@ impl TokenSigner for PasetoSigner {
         if text("iss")? != self.issuer || text("aud")? != self.audience {
             return Err(Invalid);
         }
-        let claims = AccessClaims {
-            user_id: text("sub")?.parse::<UserId>().map_err(|_| Invalid)?,
-            session_id: text("sid")?.parse::<SessionId>().map_err(|_| Invalid)?,
-            role: Role::parse(text("role")?).ok_or(Invalid)?,
-            issued_at: time("iat")?,
-            expires_at: time("exp")?,
-        };
-        let not_before = time("nbf")?;
-
-        if now >= claims.expires_at {
-            Err(TokenError::Expired)
-        } else if not_before > now {
-            Err(TokenError::NotYetValid)
-        } else {
-            Ok(claims)
-        }
+        Ok(Verified {
+            claims: AccessClaims {
+                user_id: text("sub")?.parse::<UserId>().map_err(|_| Invalid)?,
+                session_id: text("sid")?.parse::<SessionId>().map_err(|_| Invalid)?,
+                role: Role::parse(text("role")?).ok_or(Invalid)?,
+                issued_at: time("iat")?,
+                expires_at: time("exp")?,
+            },
+            not_before: time("nbf")?,
+        })
     }
 }
 
@@ -450,6 +503,47 @@ mod tests {
 
         assert_eq!(at_exp, Err(TokenError::Expired));
         assert_eq!(just_before, Ok(claims()));
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_refused_once_it_expires() {
+        let signer = signer(1);
+        let token = signer.sign(&claims()).expect("signs");
+
+        let first = signer.verify(&token, during_validity());
+        let remembered = signer.verify(&token, during_validity());
+        let at_exp = signer.verify(&token, claims().expires_at);
+
+        assert_eq!(first, Ok(claims()));
+        assert_eq!(remembered, Ok(claims()));
+        assert_eq!(at_exp, Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_token_one_byte_off_a_remembered_one_is_verified_afresh() {
+        let signer = signer(1);
+        let token = signer.sign(&claims()).expect("signs");
+        assert_eq!(signer.verify(&token, during_validity()), Ok(claims()));
+        let (unsigned, footer) = token.rsplit_once('.').expect("a footer part");
+        let mut body = unsigned.to_owned().into_bytes();
+        let last = body.last_mut().expect("a body");
+        *last = if *last == b'A' { b'B' } else { b'A' };
+        let tampered = format!("{}.{footer}", String::from_utf8(body).expect("ASCII"));
+
+        let result = signer.verify(&tampered, during_validity());
+
+        assert_eq!(result, Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn remembered_tokens_are_those_of_this_signer_only() {
+        let (first, second) = (signer(1), signer(2));
+        let token = first.sign(&claims()).expect("signs");
+        assert_eq!(first.verify(&token, during_validity()), Ok(claims()));
+
+        let result = second.verify(&token, during_validity());
+
+        assert_eq!(result, Err(TokenError::Invalid));
     }
 
     #[test]

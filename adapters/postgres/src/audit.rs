@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use domain::ports::AuditRepository;
 use domain::{AuditEntry, AuditFilter, AuditId, AuditValue, Change, RepoError, UserId};
-use sea_query::{Expr, ExprTrait, Order, Query};
+use sea_query::{Expr, ExprTrait, InsertStatement, Order, Query};
 use serde_json::{Map, Value as Json};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -105,25 +105,29 @@ fn from_row(row: &Row) -> Result<AuditEntry, RepoError> {
     })
 }
 
+/// The statement that appends `entry`.
+pub(crate) fn insert(entry: &AuditEntry) -> InsertStatement {
+    Query::insert()
+        .into_table(AuditEntries::Table)
+        .columns(COLUMNS)
+        .values_panic([
+            entry.id.as_uuid().into(),
+            entry.actor_id.map(|id| id.as_uuid()).into(),
+            entry.action.as_str().into(),
+            entry.resource_type.as_str().into(),
+            entry.resource_id.as_str().into(),
+            changes_to_json(&entry.changes).into(),
+            entry.ip.clone().into(),
+            entry.request_id.clone().into(),
+            entry.at.into(),
+        ])
+        .to_owned()
+}
+
 #[async_trait]
 impl<E: Exec> AuditRepository for Repos<E> {
     async fn append(&self, entry: &AuditEntry) -> Result<(), RepoError> {
-        let statement = Query::insert()
-            .into_table(AuditEntries::Table)
-            .columns(COLUMNS)
-            .values_panic([
-                entry.id.as_uuid().into(),
-                entry.actor_id.map(|id| id.as_uuid()).into(),
-                entry.action.as_str().into(),
-                entry.resource_type.as_str().into(),
-                entry.resource_id.as_str().into(),
-                changes_to_json(&entry.changes).into(),
-                entry.ip.clone().into(),
-                entry.request_id.clone().into(),
-                entry.at.into(),
-            ])
-            .to_owned();
-        self.write(&statement).await.map(|_| ())
+        self.write(&insert(entry)).await.map(|_| ())
     }
 
     async fn list(

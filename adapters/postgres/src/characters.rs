@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 use domain::ports::CharacterRepository;
 use domain::{
-    AccountId, Character, CharacterFilter, CharacterId, CharacterSort, CharacterView, ClassId,
-    Level, PageRequest, Paged, RepoError, RosterName, ServerId, UserId,
+    AccountId, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterId,
+    CharacterSort, CharacterView, ClassId, Level, PageRequest, Paged, RepoError, RosterName,
+    ServerId, UserId,
 };
 use sea_query::extension::postgres::PgExpr;
 use sea_query::{
@@ -89,32 +90,173 @@ pub(crate) fn live_of(owner: UserId) -> Cond {
         .add(Expr::col((Characters::Table, Characters::DeletedAt)).is_null())
 }
 
+/// The names a row gives a character's columns, in [`COLUMNS`] order.
+type ColumnNames = [&'static str; 11];
+
+const PLAIN: ColumnNames = [
+    "id",
+    "owner_id",
+    "account_id",
+    "name",
+    "level",
+    "class_id",
+    "server_id",
+    "version",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
 fn character_from_row(row: &Row) -> Result<Character, RepoError> {
+    character_from_columns(row, &PLAIN)
+}
+
+fn character_from_columns(row: &Row, names: &ColumnNames) -> Result<Character, RepoError> {
+    let [
+        id,
+        owner_id,
+        account_id,
+        name,
+        level,
+        class_id,
+        server_id,
+        version,
+        created_at,
+        updated_at,
+        deleted_at,
+    ] = *names;
     let corrupt = |what: &str| corrupt("characters", what);
-    let name: String = row.try_get("name").map_err(|_| corrupt("name"))?;
-    let level: i16 = row.try_get("level").map_err(|_| corrupt("level"))?;
+    let name_text: String = row.try_get(name).map_err(|_| corrupt("name"))?;
+    let level_value: i16 = row.try_get(level).map_err(|_| corrupt("level"))?;
     Ok(Character {
-        id: CharacterId::from_uuid(row.try_get("id").map_err(|_| corrupt("id"))?),
-        owner: UserId::from_uuid(row.try_get("owner_id").map_err(|_| corrupt("owner_id"))?),
+        id: CharacterId::from_uuid(row.try_get(id).map_err(|_| corrupt("id"))?),
+        owner: UserId::from_uuid(row.try_get(owner_id).map_err(|_| corrupt("owner_id"))?),
         account_id: AccountId::from_uuid(
-            row.try_get("account_id")
-                .map_err(|_| corrupt("account_id"))?,
+            row.try_get(account_id).map_err(|_| corrupt("account_id"))?,
         ),
-        name: RosterName::parse("name", &name).map_err(|_| corrupt("name"))?,
-        level: Level::new("level", level.into()).map_err(|_| corrupt("level"))?,
-        class_id: ClassId(row.try_get("class_id").map_err(|_| corrupt("class_id"))?),
-        server_id: ServerId(row.try_get("server_id").map_err(|_| corrupt("server_id"))?),
-        version: row.try_get("version").map_err(|_| corrupt("version"))?,
-        created_at: row
-            .try_get("created_at")
-            .map_err(|_| corrupt("created_at"))?,
-        updated_at: row
-            .try_get("updated_at")
-            .map_err(|_| corrupt("updated_at"))?,
-        deleted_at: row
-            .try_get("deleted_at")
-            .map_err(|_| corrupt("deleted_at"))?,
+        name: RosterName::parse("name", &name_text).map_err(|_| corrupt("name"))?,
+        level: Level::new("level", level_value.into()).map_err(|_| corrupt("level"))?,
+        class_id: ClassId(row.try_get(class_id).map_err(|_| corrupt("class_id"))?),
+        server_id: ServerId(row.try_get(server_id).map_err(|_| corrupt("server_id"))?),
+        version: row.try_get(version).map_err(|_| corrupt("version"))?,
+        created_at: row.try_get(created_at).map_err(|_| corrupt("created_at"))?,
+        updated_at: row.try_get(updated_at).map_err(|_| corrupt("updated_at"))?,
+        deleted_at: row.try_get(deleted_at).map_err(|_| corrupt("deleted_at"))?,
     })
+}
+
+/// [`CharacterRepository::find`]: the hottest read, so its text is fixed.
+/// The character is found by its primary key first (the `MATERIALIZED`
+/// step), then checked to be the owner's and live: planned from the
+/// owner's indexes instead, it would read every character of the owner to
+/// find one, which a planner without statistics on a young table picks.
+const FIND_SQL: &str = r#"
+WITH c AS MATERIALIZED (SELECT * FROM characters WHERE id = $1)
+SELECT
+    c.id, c.owner_id, c.account_id, c.name, c.level, c.class_id, c.server_id, c.version,
+    c.created_at, c.updated_at, c.deleted_at,
+    a.name AS account_name,
+    COALESCE(cc.name, '') AS class_name,
+    COALESCE(cs.name, '') AS server_name
+FROM c
+JOIN game_accounts AS a ON a.id = c.account_id
+LEFT JOIN catalog_classes AS cc ON cc.id = c.class_id
+LEFT JOIN catalog_servers AS cs ON cs.id = c.server_id
+WHERE c.owner_id = $2 AND c.deleted_at IS NULL
+"#;
+
+/// [`CharacterRepository::edit`] in one statement: the character locked and
+/// read as it is (`current`), written if its version is expected and a
+/// field changes (`written`), and both returned with the names of what it
+/// is now. Parameters: id, owner, then the new name, level, class, server
+/// and account (`NULL`: keep), the expected versions (`NULL`: any), the
+/// time of the edit.
+const EDIT_SQL: &str = r#"
+WITH current AS (
+    SELECT * FROM characters
+    WHERE id = $1 AND owner_id = $2 AND deleted_at IS NULL
+    FOR UPDATE
+), written AS (
+    UPDATE characters AS c SET
+        name = COALESCE($3, cur.name),
+        level = COALESCE($4, cur.level),
+        class_id = COALESCE($5, cur.class_id),
+        server_id = COALESCE($6, cur.server_id),
+        account_id = COALESCE($7, cur.account_id),
+        version = cur.version + 1,
+        updated_at = $9
+    FROM current AS cur
+    WHERE c.id = cur.id
+      AND ($8::int8[] IS NULL OR cur.version = ANY($8::int8[]))
+      AND (COALESCE($3, cur.name), COALESCE($4, cur.level), COALESCE($5, cur.class_id),
+           COALESCE($6, cur.server_id), COALESCE($7, cur.account_id))
+          IS DISTINCT FROM (cur.name, cur.level, cur.class_id, cur.server_id, cur.account_id)
+    RETURNING c.*
+)
+SELECT
+    cur.id AS before_id, cur.owner_id AS before_owner_id, cur.account_id AS before_account_id,
+    cur.name AS before_name, cur.level AS before_level, cur.class_id AS before_class_id,
+    cur.server_id AS before_server_id, cur.version AS before_version,
+    cur.created_at AS before_created_at, cur.updated_at AS before_updated_at,
+    cur.deleted_at AS before_deleted_at,
+    w.id, w.owner_id, w.account_id, w.name, w.level, w.class_id, w.server_id, w.version,
+    w.created_at, w.updated_at, w.deleted_at,
+    a.name AS account_name,
+    COALESCE(cc.name, '') AS class_name,
+    COALESCE(cs.name, '') AS server_name
+FROM current AS cur
+LEFT JOIN written AS w ON TRUE
+JOIN game_accounts AS a ON a.id = COALESCE(w.account_id, cur.account_id)
+LEFT JOIN catalog_classes AS cc ON cc.id = COALESCE(w.class_id, cur.class_id)
+LEFT JOIN catalog_servers AS cs ON cs.id = COALESCE(w.server_id, cur.server_id)
+"#;
+
+const BEFORE: ColumnNames = [
+    "before_id",
+    "before_owner_id",
+    "before_account_id",
+    "before_name",
+    "before_level",
+    "before_class_id",
+    "before_server_id",
+    "before_version",
+    "before_created_at",
+    "before_updated_at",
+    "before_deleted_at",
+];
+
+/// A row of [`EDIT_SQL`] back into the domain.
+fn edit_from_row(row: &Row, expected: Option<&[i64]>) -> Result<CharacterEdit, RepoError> {
+    let corrupt = |what: &str| corrupt("characters", what);
+    let before = character_from_columns(row, &BEFORE)?;
+    let names = |character| -> Result<CharacterView, RepoError> {
+        Ok(CharacterView {
+            character,
+            account_name: row
+                .try_get("account_name")
+                .map_err(|_| corrupt("account_name"))?,
+            class_name: row
+                .try_get("class_name")
+                .map_err(|_| corrupt("class_name"))?,
+            server_name: row
+                .try_get("server_name")
+                .map_err(|_| corrupt("server_name"))?,
+        })
+    };
+    let written: Option<uuid::Uuid> = row.try_get("id").map_err(|_| corrupt("id"))?;
+    if written.is_some() {
+        let after = names(character_from_row(row)?)?;
+        return Ok(CharacterEdit::Written {
+            before: Box::new(before),
+            after: Box::new(after),
+        });
+    }
+    if expected.is_some_and(|versions| !versions.contains(&before.version)) {
+        return Ok(CharacterEdit::VersionMismatch {
+            current: before.version,
+        });
+    }
+    Ok(CharacterEdit::Unchanged(names(before)?))
 }
 
 /// A row of [`view_select`] back into the domain.
@@ -299,11 +441,11 @@ impl<E: Exec> CharacterRepository for Repos<E> {
         owner: UserId,
         id: CharacterId,
     ) -> Result<Option<CharacterView>, RepoError> {
-        let query = view_select()
-            .cond_where(live_of(owner))
-            .and_where(Expr::col((Characters::Table, Characters::Id)).eq(id.as_uuid()))
-            .to_owned();
-        Ok(self.select(&query, view_from_row).await?.pop())
+        let rows = self
+            .0
+            .query(FIND_SQL, &[&id.as_uuid(), &owner.as_uuid()])
+            .await?;
+        rows.first().map(view_from_row).transpose()
     }
 
     async fn find_many(
@@ -364,6 +506,37 @@ impl<E: Exec> CharacterRepository for Repos<E> {
             .and_where(Expr::col(Characters::Version).eq(expected_version))
             .to_owned();
         Ok(self.write(&statement).await? == 1)
+    }
+
+    async fn edit(
+        &self,
+        owner: UserId,
+        id: CharacterId,
+        changes: &CharacterChanges,
+        expected: Option<&[i64]>,
+        at: OffsetDateTime,
+    ) -> Result<CharacterEdit, RepoError> {
+        let rows = self
+            .0
+            .query(
+                EDIT_SQL,
+                &[
+                    &id.as_uuid(),
+                    &owner.as_uuid(),
+                    &changes.name.as_ref().map(RosterName::as_str),
+                    &changes.level.map(Level::get),
+                    &changes.class_id.map(|class| class.0),
+                    &changes.server_id.map(|server| server.0),
+                    &changes.account_id.map(|account| account.as_uuid()),
+                    &expected,
+                    &at,
+                ],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => edit_from_row(row, expected),
+            None => Ok(CharacterEdit::NotFound),
+        }
     }
 
     async fn delete(

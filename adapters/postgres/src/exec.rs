@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Object, Pool};
 use domain::RepoError;
+use futures::future::{join_all, try_join_all};
 use sea_query_postgres::PostgresValues;
 use tokio::sync::Mutex;
 use tokio::time::timeout;
@@ -177,76 +178,192 @@ async fn run_all(
     tx.commit().await
 }
 
-/// One connection with an open transaction. If it is dropped without
+/// One connection with a unit of work on it. If it is dropped without
 /// commit, the transaction is rolled back before the connection goes back
 /// to the pool.
+///
+/// Round trips are the cost of a unit, so it spends none it can save:
+/// - `BEGIN` is not sent on its own: it travels with the unit's first
+///   statement, in one flight (tokio-postgres pipelines requests sent
+///   before their answers are read). A unit that runs no statement sends
+///   neither `BEGIN` nor `COMMIT`.
+/// - [`TxExec::commit_with`] sends the unit's last writes (its audit
+///   entries) and `COMMIT` in one flight.
+///
+/// `BEGIN` sent ahead of a statement: on a live connection it cannot fail
+/// (it names no option and takes no lock), so the only way for it to fail
+/// is the connection or the server failing, which the statement behind it
+/// on the same connection cannot survive either. Should it ever report an
+/// error, the unit is failed and its connection closed, never reused.
 pub(crate) struct TxExec {
     // A tokio mutex: statements await while holding the connection.
-    client: Mutex<Option<Object>>,
+    unit: Mutex<Unit>,
+}
+
+struct Unit {
+    client: Option<Object>,
+    /// Whether `BEGIN` has been sent (with the first statement).
+    begun: bool,
+}
+
+impl Unit {
+    fn client(&self) -> Result<&Object, RepoError> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| RepoError::unknown("transaction already finished"))
+    }
+
+    /// Closes the connection: the server aborts its transaction, and a
+    /// connection in an unknown state never goes back to the pool.
+    fn close(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
 }
 
 impl TxExec {
+    /// Takes a connection for a unit of work; `BEGIN` is sent with its
+    /// first statement.
     pub(crate) async fn begin(pool: &Pool) -> Result<Self, RepoError> {
         let client = pool.get().await.map_err(from_pool)?;
-        match timeout(STATEMENT_TIMEOUT, client.batch_execute("BEGIN")).await {
-            Ok(result) => result.map_err(from_pg)?,
-            Err(_) => {
-                drop(Object::take(client));
-                return Err(timed_out());
-            }
-        }
         Ok(Self {
-            client: Mutex::new(Some(client)),
+            unit: Mutex::new(Unit {
+                client: Some(client),
+                begun: false,
+            }),
         })
     }
 
     pub(crate) async fn commit(&self) -> Result<(), RepoError> {
-        let mut guard = self.client.lock().await;
-        let client = guard
-            .as_ref()
-            .ok_or_else(|| RepoError::unknown("transaction already finished"))?;
-        let result = match timeout(STATEMENT_TIMEOUT, client.batch_execute("COMMIT")).await {
-            Ok(result) => result.map_err(from_pg),
-            Err(_) => {
-                // Whether it committed is unknown; the connection is closed.
-                if let Some(client) = guard.take() {
-                    drop(Object::take(client));
-                }
-                return Err(timed_out());
-            }
-        };
-        if result.is_ok() {
-            // Committed: the connection is clean and may go back as it is.
-            guard.take();
-        }
-        result
+        self.commit_with(&[]).await
     }
-}
 
-impl TxExec {
-    /// Runs one statement on the transaction's connection within
-    /// `STATEMENT_TIMEOUT`. On a timeout the connection is closed — which
-    /// aborts the transaction on the server — and later calls fail.
-    async fn run(&self, sql: &str, params: &Params<'_>, want: Want) -> Result<Output, RepoError> {
-        let mut guard = self.client.lock().await;
-        let client = guard
-            .as_ref()
-            .ok_or_else(|| RepoError::unknown("transaction already finished"))?;
+    /// Runs `statements` (writes whose only outcome is success or failure)
+    /// and commits, in one flight. If one fails, the server rolls the whole
+    /// unit back and that failure is returned.
+    pub(crate) async fn commit_with(&self, statements: &[Statement]) -> Result<(), RepoError> {
+        let mut unit = self.unit.lock().await;
+        let client = unit.client()?;
+        if !unit.begun && statements.is_empty() {
+            // Nothing ran: nothing to commit, and the connection is clean.
+            unit.client.take();
+            return Ok(());
+        }
+        let begin = !unit.begun;
         let outcome = timeout(STATEMENT_TIMEOUT, async {
-            let prepared = client.prepare_cached(sql).await?;
-            want.run(client, &prepared, params).await
+            let prepared =
+                try_join_all(statements.iter().map(|(sql, _)| client.prepare_cached(sql))).await?;
+            let params: Vec<_> = statements
+                .iter()
+                .map(|(_, values)| values.as_params())
+                .collect();
+            // Sent in this order before any answer is read; answered in the
+            // same order.
+            let (begun, written, committed) = futures::join!(
+                async {
+                    if begin {
+                        client.batch_execute("BEGIN").await
+                    } else {
+                        Ok(())
+                    }
+                },
+                join_all(
+                    prepared
+                        .iter()
+                        .zip(&params)
+                        .map(|(statement, params)| client.execute(statement, params))
+                ),
+                client.batch_execute("COMMIT"),
+            );
+            begun?;
+            // After a failed write the server answers `COMMIT` with a
+            // rollback: the write's error is the one that matters.
+            for result in written {
+                result?;
+            }
+            committed
         })
         .await;
         match outcome {
-            Ok(result) => result.map_err(from_pg),
-            Err(_) => {
-                if let Some(client) = guard.take() {
-                    drop(Object::take(client));
+            Ok(Ok(())) => {
+                // Committed: the connection is clean and may go back as it is.
+                unit.client.take();
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                let error = from_pg(error);
+                // The unit is over either way (rolled back by the server, or
+                // never begun); a connection that failed is not reused.
+                if matches!(error, RepoError::Unavailable(_)) {
+                    unit.close();
                 }
+                Err(error)
+            }
+            Err(_) => {
+                // Whether it committed is unknown; the connection is closed.
+                unit.close();
                 Err(timed_out())
             }
         }
     }
+
+    /// Runs one statement of the unit within `STATEMENT_TIMEOUT`, with
+    /// `BEGIN` ahead of it in the same flight if it is the first. On a
+    /// timeout the connection is closed — which aborts the transaction on
+    /// the server — and later calls fail.
+    async fn run(&self, sql: &str, params: &Params<'_>, want: Want) -> Result<Output, RepoError> {
+        let mut unit = self.unit.lock().await;
+        let client = unit.client()?;
+        let begin = !unit.begun;
+        let outcome = timeout(STATEMENT_TIMEOUT, async {
+            // Outside the transaction if it is not begun yet, which is fine:
+            // preparing changes no data.
+            let prepared = client.prepare_cached(sql).await.map_err(Failure::Prepare)?;
+            if !begin {
+                return want
+                    .run(client, &prepared, params)
+                    .await
+                    .map_err(Failure::Statement);
+            }
+            let (begun, result) = futures::join!(
+                client.batch_execute("BEGIN"),
+                want.run(client, &prepared, params)
+            );
+            begun.map_err(Failure::Begin)?;
+            result.map_err(Failure::Statement)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(output)) => {
+                unit.begun = true;
+                Ok(output)
+            }
+            Ok(Err(Failure::Prepare(error))) => Err(from_pg(error)),
+            Ok(Err(Failure::Statement(error))) => {
+                unit.begun = true;
+                Err(from_pg(error))
+            }
+            Ok(Err(Failure::Begin(error))) => {
+                unit.close();
+                Err(from_pg(error))
+            }
+            Err(_) => {
+                unit.close();
+                Err(timed_out())
+            }
+        }
+    }
+}
+
+/// Where a statement of a unit failed.
+enum Failure {
+    /// Before anything was sent to run: the unit is as it was.
+    Prepare(tokio_postgres::Error),
+    /// `BEGIN` itself: the unit cannot go on.
+    Begin(tokio_postgres::Error),
+    /// The statement, inside the unit.
+    Statement(tokio_postgres::Error),
 }
 
 impl Exec for TxExec {
@@ -268,9 +385,14 @@ impl Exec for TxExec {
 
 impl Drop for TxExec {
     fn drop(&mut self) {
-        let Some(client) = self.client.get_mut().take() else {
+        let unit = self.unit.get_mut();
+        let Some(client) = unit.client.take() else {
             return;
         };
+        if !unit.begun {
+            // Nothing was sent: the connection is clean as it is.
+            return;
+        }
         match tokio::runtime::Handle::try_current() {
             // Roll back off the caller's path; the connection returns to
             // the pool only once it is clean.

@@ -27,11 +27,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
-use domain::RepoError;
 use domain::ports::{
     AccountRepository, ApiKeyRepository, AuditRepository, CatalogRepository, CharacterRepository,
     ProgressionRepository, SessionRepository, Storage, TeamRepository, Transaction, UserRepository,
 };
+use domain::{AuditEntry, RepoError};
 use sea_query::{PostgresQueryBuilder, SelectStatement};
 use sea_query_postgres::PostgresBinder;
 use tokio_postgres::{NoTls, Row};
@@ -240,5 +240,14 @@ impl Transaction for PgTransaction {
 
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.0.0.commit().await
+    }
+
+    /// The entries and `COMMIT` go out in one round trip.
+    async fn commit_with_audit(self: Box<Self>, entries: &[AuditEntry]) -> Result<(), RepoError> {
+        let statements: Vec<_> = entries
+            .iter()
+            .map(|entry| audit::insert(entry).build_postgres(PostgresQueryBuilder))
+            .collect();
+        self.0.0.commit_with(&statements).await
     }
 }

@@ -3,7 +3,11 @@
 use async_trait::async_trait;
 use domain::ports::SessionRepository;
 use domain::{FamilyId, RepoError, RevokeReason, Session, SessionId, TokenHash, UserId};
-use sea_query::{Expr, ExprTrait, Order, Query, SelectStatement, UpdateStatement};
+use std::sync::LazyLock;
+
+use sea_query::{
+    Expr, ExprTrait, Order, PostgresQueryBuilder, Query, SelectStatement, UpdateStatement,
+};
 use time::{Duration, OffsetDateTime};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -123,10 +127,15 @@ impl<E: Exec> SessionRepository for Repos<E> {
     }
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
-        let query = select()
-            .and_where(Expr::col(Sessions::Id).eq(id.as_uuid()))
-            .to_owned();
-        Ok(self.select(&query, from_row).await?.into_iter().next())
+        // Every authenticated request runs this: its text is built once.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            select()
+                .and_where(Expr::col(Sessions::Id).eq(Uuid::nil()))
+                .build(PostgresQueryBuilder)
+                .0
+        });
+        let rows = self.0.query(&SQL, &[&id.as_uuid()]).await?;
+        rows.first().map(from_row).transpose()
     }
 
     async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepoError> {

@@ -17,9 +17,9 @@ use crate::catalog::{ItemId, ItemKind};
 use crate::error::RepoError;
 use crate::ids::{AccountId, CharacterId, TeamId, UserId};
 use crate::roster::{
-    AccountView, Character, CharacterFilter, CharacterSort, CharacterView, GameAccount,
-    PageRequest, Paged, ProgressCount, ProgressStatus, Progression, ProgressionView, Team,
-    TeamView,
+    AccountView, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterSort,
+    CharacterView, GameAccount, PageRequest, Paged, ProgressCount, ProgressStatus, Progression,
+    ProgressionView, Team, TeamView,
 };
 
 /// Game accounts.
@@ -111,6 +111,24 @@ pub trait CharacterRepository: Send + Sync {
     /// on or there is no such character. `Duplicate` as for insert.
     async fn update(&self, character: &Character, expected_version: i64)
     -> Result<bool, RepoError>;
+
+    /// Edits the owner's live character `id` in one step, holding it until
+    /// the unit ends (PostgreSQL: `FOR UPDATE`), so no other edit can come
+    /// between what it read and what it wrote. If its version is one of
+    /// `expected` (any version when `None`) and `changes` change at least
+    /// one field, writes them with `version + 1` and `updated_at = at`.
+    /// Returns what it found and did (see [`CharacterEdit`]); the views are
+    /// read after the write, with the names of the new account, class and
+    /// server. The account in `changes` is not checked: the caller locked
+    /// it. `Duplicate` as for insert.
+    async fn edit(
+        &self,
+        owner: UserId,
+        id: CharacterId,
+        changes: &CharacterChanges,
+        expected: Option<&[i64]>,
+        at: OffsetDateTime,
+    ) -> Result<CharacterEdit, RepoError>;
 
     /// Soft-deletes the owner's live characters among `ids` (`deleted_at`
     /// and `updated_at` become `at`). Returns the ids it deleted.

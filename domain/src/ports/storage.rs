@@ -54,6 +54,18 @@ pub trait Transaction: Send + Sync {
 
     /// Makes every change of this unit visible at once, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepoError>;
+
+    /// Appends `entries` to the audit trail and commits: the entries land
+    /// with every other change of the unit, or nothing does. It fails as
+    /// [`AuditRepository::append`] would for each entry, and then the whole
+    /// unit is discarded. An adapter may send the entries with its commit in
+    /// one round trip; this default appends them one by one, then commits.
+    async fn commit_with_audit(self: Box<Self>, entries: &[AuditEntry]) -> Result<(), RepoError> {
+        for entry in entries {
+            self.audit().append(entry).await?;
+        }
+        self.commit().await
+    }
 }
 
 /// Users, found by id or by e-mail.

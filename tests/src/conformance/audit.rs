@@ -528,3 +528,65 @@ pub async fn when_an_append_fails_after_a_user_insert_the_user_is_not_stored_eit
     assert_eq!(users.find_by_email(&user.email).await.expect("find"), None);
     assert_eq!(whole_trail(&storage).await, vec![earlier]);
 }
+
+pub async fn entries_committed_with_a_unit_are_stored_with_its_changes(storage: FreshStorage) {
+    // Arrange: a unit that stores a user, and two entries for it.
+    let user = a_user().build();
+    let entries = [
+        an_audit_entry().id_at(at(1)).build(),
+        an_audit_entry().id_at(at(2)).build(),
+    ];
+    let tx = storage.begin().await.expect("begin");
+    tx.users().insert(&user).await.expect("first write");
+
+    // Act
+    let committed = tx.commit_with_audit(&entries).await;
+
+    // Assert
+    committed.expect("commit");
+    assert_eq!(
+        whole_trail(&storage).await,
+        vec![entries[1].clone(), entries[0].clone()]
+    );
+    let found = storage.users().find_by_id(user.id).await.expect("find");
+    assert_eq!(found, Some(user));
+}
+
+pub async fn entries_committed_with_a_unit_that_ran_nothing_are_stored(storage: FreshStorage) {
+    // Arrange
+    let entry = an_audit_entry().build();
+    let tx = storage.begin().await.expect("begin");
+
+    // Act
+    let committed = tx.commit_with_audit(std::slice::from_ref(&entry)).await;
+
+    // Assert
+    committed.expect("commit");
+    assert_eq!(whole_trail(&storage).await, vec![entry]);
+}
+
+pub async fn when_an_entry_committed_with_a_unit_fails_nothing_of_the_unit_is_stored(
+    storage: FreshStorage,
+) {
+    // Arrange: a stored entry whose id the second of the unit's entries
+    // reuses.
+    let earlier = an_audit_entry().id_at(at(1)).build();
+    append_entries(&storage, &[&earlier]).await;
+    let user = a_user().build();
+    let fresh = an_audit_entry().id_at(at(2)).build();
+    let clash = an_audit_entry()
+        .id(earlier.id)
+        .action("user.registered")
+        .build();
+    let tx = storage.begin().await.expect("begin");
+    tx.users().insert(&user).await.expect("first write");
+
+    // Act
+    let committed = tx.commit_with_audit(&[fresh, clash]).await;
+
+    // Assert
+    assert_duplicate(committed, "audit_entries_pkey");
+    let users = storage.users();
+    assert_eq!(users.find_by_id(user.id).await.expect("find"), None);
+    assert_eq!(whole_trail(&storage).await, vec![earlier]);
+}

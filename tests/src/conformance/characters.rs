@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use domain::{
-    Character, CharacterFilter, CharacterId, CharacterSort, CharacterView, GameAccount,
-    PageRequest, User,
+    Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterId, CharacterSort,
+    CharacterView, GameAccount, PageRequest, User,
 };
 use tokio::sync::Barrier;
 
@@ -1023,4 +1023,272 @@ pub async fn characters_found_together_in_a_transaction_stay_unchanged_until_it_
     assert!(written.expect("update"));
     let stored = found(&storage, &owner, character.id).await.expect("found");
     assert_eq!(stored.character.server_id, DRACONIROS);
+}
+
+fn renamed(name: &str) -> CharacterChanges {
+    CharacterChanges {
+        name: Some(roster_name(name)),
+        ..CharacterChanges::default()
+    }
+}
+
+pub async fn an_edit_writes_the_fields_given_with_the_next_version_and_returns_both_sides(
+    storage: FreshStorage,
+) {
+    // Arrange: every field changes, onto another account of the owner.
+    let (owner, account) = owner_with_account(&storage).await;
+    let other = an_account_of(owner.id).name("Other account").build();
+    store_accounts(&storage, &[&other]).await;
+    let character = a_character_of(owner.id, account.id)
+        .created_at(at(0))
+        .build();
+    store_characters(&storage, &[&character]).await;
+    let changes = CharacterChanges {
+        name: Some(roster_name("Renamed")),
+        level: Some(level(150)),
+        class_id: Some(SACRIER),
+        server_id: Some(DRACONIROS),
+        account_id: Some(other.id),
+    };
+
+    // Act
+    let tx = storage.begin().await.expect("begin");
+    let edit = tx
+        .characters()
+        .edit(owner.id, character.id, &changes, None, at(100))
+        .await;
+    tx.commit().await.expect("commit");
+
+    // Assert
+    let expected = Character {
+        account_id: other.id,
+        name: roster_name("Renamed"),
+        level: level(150),
+        class_id: SACRIER,
+        server_id: DRACONIROS,
+        version: 2,
+        updated_at: at(100),
+        ..character.clone()
+    };
+    assert_eq!(
+        edit.expect("edit"),
+        CharacterEdit::Written {
+            before: Box::new(character.clone()),
+            after: Box::new(view(&expected, &other)),
+        }
+    );
+    assert_eq!(
+        found(&storage, &owner, character.id).await,
+        Some(view(&expected, &other))
+    );
+}
+
+pub async fn an_edit_against_other_versions_writes_nothing_and_names_the_current_one(
+    storage: FreshStorage,
+) {
+    // Arrange: the stored version is 3.
+    let (owner, account) = owner_with_account(&storage).await;
+    let character = a_character_of(owner.id, account.id).version(3).build();
+    store_characters(&storage, &[&character]).await;
+
+    // Act
+    let behind = storage
+        .characters()
+        .edit(
+            owner.id,
+            character.id,
+            &renamed("Never"),
+            Some(&[1, 2]),
+            at(100),
+        )
+        .await;
+    let unchanged_but_stale = storage
+        .characters()
+        .edit(
+            owner.id,
+            character.id,
+            &CharacterChanges::default(),
+            Some(&[2]),
+            at(100),
+        )
+        .await;
+    let matching = storage
+        .characters()
+        .edit(
+            owner.id,
+            character.id,
+            &renamed("Renamed"),
+            Some(&[2, 3]),
+            at(100),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(
+        behind.expect("edit"),
+        CharacterEdit::VersionMismatch { current: 3 }
+    );
+    assert_eq!(
+        unchanged_but_stale.expect("edit"),
+        CharacterEdit::VersionMismatch { current: 3 }
+    );
+    let expected = Character {
+        name: roster_name("Renamed"),
+        version: 4,
+        updated_at: at(100),
+        ..character.clone()
+    };
+    assert!(matches!(
+        matching.expect("edit"),
+        CharacterEdit::Written { .. }
+    ));
+    assert_eq!(
+        found(&storage, &owner, character.id).await,
+        Some(view(&expected, &account))
+    );
+}
+
+pub async fn an_edit_that_changes_no_field_writes_nothing(storage: FreshStorage) {
+    // Arrange: the same name, and a level it already has.
+    let (owner, account) = owner_with_account(&storage).await;
+    let character = a_character_of(owner.id, account.id).build();
+    store_characters(&storage, &[&character]).await;
+    let same = CharacterChanges {
+        name: Some(character.name.clone()),
+        level: Some(character.level),
+        ..CharacterChanges::default()
+    };
+
+    // Act
+    let edit = storage
+        .characters()
+        .edit(owner.id, character.id, &same, Some(&[1]), at(100))
+        .await;
+
+    // Assert: neither the version nor updated_at moved.
+    assert_eq!(
+        edit.expect("edit"),
+        CharacterEdit::Unchanged(view(&character, &account))
+    );
+    assert_eq!(
+        found(&storage, &owner, character.id).await,
+        Some(view(&character, &account))
+    );
+}
+
+pub async fn an_edit_of_an_unknown_deleted_or_foreign_character_finds_nothing(
+    storage: FreshStorage,
+) {
+    // Arrange
+    let (owner, account) = owner_with_account(&storage).await;
+    let stranger = stored_user(&storage).await;
+    let character = a_character_of(owner.id, account.id).build();
+    let deleted = a_character_of(owner.id, account.id).name("Gone").build();
+    store_characters(&storage, &[&character, &deleted]).await;
+    let characters = storage.characters();
+    characters
+        .delete(owner.id, &[deleted.id], at(5))
+        .await
+        .expect("delete");
+
+    // Act
+    let foreign = characters
+        .edit(stranger.id, character.id, &renamed("Mine"), None, at(100))
+        .await;
+    let gone = characters
+        .edit(owner.id, deleted.id, &renamed("Back"), None, at(100))
+        .await;
+    let unknown = characters
+        .edit(
+            owner.id,
+            CharacterId::from_uuid(uuid::Uuid::nil()),
+            &renamed("Who"),
+            None,
+            at(100),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(foreign.expect("edit"), CharacterEdit::NotFound);
+    assert_eq!(gone.expect("edit"), CharacterEdit::NotFound);
+    assert_eq!(unknown.expect("edit"), CharacterEdit::NotFound);
+    assert_eq!(
+        found(&storage, &owner, character.id).await,
+        Some(view(&character, &account))
+    );
+}
+
+pub async fn an_edit_onto_a_taken_name_is_a_duplicate(storage: FreshStorage) {
+    // Arrange: two characters on one server; a recase of one's own name is
+    // not a clash.
+    let (owner, account) = owner_with_account(&storage).await;
+    let taken = a_character_of(owner.id, account.id).name("Taken").build();
+    let character = a_character_of(owner.id, account.id).name("Mover").build();
+    store_characters(&storage, &[&taken, &character]).await;
+
+    // Act
+    let clash = storage
+        .characters()
+        .edit(owner.id, character.id, &renamed("TAKEN"), None, at(100))
+        .await;
+    let recase = storage
+        .characters()
+        .edit(owner.id, character.id, &renamed("MOVER"), None, at(100))
+        .await;
+
+    // Assert
+    assert_duplicate(clash, "characters_owner_server_name");
+    assert!(matches!(
+        recase.expect("edit"),
+        CharacterEdit::Written { .. }
+    ));
+}
+
+pub async fn concurrent_edits_take_turns_and_each_sees_the_last_version(storage: FreshStorage) {
+    // Arrange: eight units edit one character at once, each raising its
+    // level from what it finds.
+    let (owner, account) = owner_with_account(&storage).await;
+    let character = a_character_of(owner.id, account.id).build();
+    store_characters(&storage, &[&character]).await;
+    let barrier = Arc::new(Barrier::new(8));
+
+    // Act
+    let edits: Vec<_> = (0..8)
+        .map(|i| {
+            let (storage, barrier) = (Arc::clone(&storage), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let tx = storage.begin().await.expect("begin");
+                let edit = tx
+                    .characters()
+                    .edit(
+                        owner.id,
+                        character.id,
+                        &renamed(&format!("Turn {i}")),
+                        None,
+                        at(100 + i),
+                    )
+                    .await
+                    .expect("edit");
+                tx.commit().await.expect("commit");
+                edit
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for edit in edits {
+        match edit.await.expect("task") {
+            CharacterEdit::Written { before, after } => {
+                assert_eq!(after.character.version, before.version + 1);
+                seen.push(before.version);
+            }
+            other => panic!("every edit writes, got {other:?}"),
+        }
+    }
+
+    // Assert: each started from a different version, none lost.
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=8).collect::<Vec<i64>>());
+    let last = found(&storage, &owner, character.id).await.expect("found");
+    assert_eq!(last.character.version, 9);
 }

@@ -142,6 +142,9 @@ macro_rules! storage_conformance {
                 an_entry_appended_in_a_transaction_dropped_without_commit_is_not_stored,
                 when_a_user_insert_fails_after_an_append_the_entry_is_not_stored_either,
                 when_an_append_fails_after_a_user_insert_the_user_is_not_stored_either,
+                entries_committed_with_a_unit_are_stored_with_its_changes,
+                entries_committed_with_a_unit_that_ran_nothing_are_stored,
+                when_an_entry_committed_with_a_unit_fails_nothing_of_the_unit_is_stored,
             ]);
 
             $crate::storage_conformance!(@group $fresh, api_keys [
@@ -225,6 +228,12 @@ macro_rules! storage_conformance {
                 updating_to_a_live_characters_name_on_the_same_server_is_a_duplicate_and_writes_nothing,
                 character_writes_in_a_transaction_dropped_without_commit_leave_nothing,
                 characters_found_together_in_a_transaction_stay_unchanged_until_it_ends,
+                an_edit_writes_the_fields_given_with_the_next_version_and_returns_both_sides,
+                an_edit_against_other_versions_writes_nothing_and_names_the_current_one,
+                an_edit_that_changes_no_field_writes_nothing,
+                an_edit_of_an_unknown_deleted_or_foreign_character_finds_nothing,
+                an_edit_onto_a_taken_name_is_a_duplicate,
+                concurrent_edits_take_turns_and_each_sees_the_last_version,
             ]);
 
             $crate::storage_conformance!(@group $fresh, teams [
