@@ -7,3 +7,4 @@ pub mod conformance;
 pub mod pg;
 pub mod roster;
 pub mod roster_seed;
+pub mod round_trips;

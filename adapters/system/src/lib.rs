@@ -17,15 +17,56 @@ impl Clock for SystemClock {
 }
 
 /// The operating system's cryptographically secure random source.
+///
+/// Every request draws a few bytes (its id is a UUIDv7), and a system call
+/// for ten bytes costs more than the bytes: small draws are served from a
+/// per-thread buffer refilled from the operating system a block at a time.
+/// Each byte is handed out once and erased as it goes; large draws (keys)
+/// go to the operating system directly.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OsRandom;
 
+/// Draws up to this size are served from the buffer.
+const BUFFERED_DRAW: usize = 64;
+
+/// The size of a refill: one system call per this many bytes drawn.
+const BLOCK: usize = 512;
+
+/// Bytes fetched from the operating system and not handed out yet: the
+/// unused tail of `bytes`, from `next` on.
+struct Buffered {
+    bytes: [u8; BLOCK],
+    next: usize,
+}
+
+thread_local! {
+    static BUFFER: std::cell::RefCell<Buffered> = const {
+        std::cell::RefCell::new(Buffered { bytes: [0; BLOCK], next: BLOCK })
+    };
+}
+
+fn os_fill(dest: &mut [u8]) {
+    // Without entropy no token is safe to hand out: stopping is the only
+    // correct answer, and on Linux `getrandom` does not fail once booted.
+    #[allow(clippy::expect_used)]
+    getrandom::fill(dest).expect("the operating system's random source failed");
+}
+
 impl Random for OsRandom {
     fn fill(&self, dest: &mut [u8]) {
-        // Without entropy no token is safe to hand out: stopping is the only
-        // correct answer, and on Linux `getrandom` does not fail once booted.
-        #[allow(clippy::expect_used)]
-        getrandom::fill(dest).expect("the operating system's random source failed");
+        if dest.len() > BUFFERED_DRAW {
+            return os_fill(dest);
+        }
+        BUFFER.with_borrow_mut(|buffer| {
+            if BLOCK - buffer.next < dest.len() {
+                os_fill(&mut buffer.bytes);
+                buffer.next = 0;
+            }
+            let taken = &mut buffer.bytes[buffer.next..buffer.next + dest.len()];
+            dest.copy_from_slice(taken);
+            taken.fill(0);
+            buffer.next += dest.len();
+        });
     }
 }
 
@@ -85,6 +126,28 @@ mod tests {
         assert_eq!(clock.now(), start);
         clock.advance(Duration::seconds(11));
         assert_eq!(clock.now(), start + Duration::seconds(11));
+    }
+
+    #[test]
+    fn small_draws_never_repeat_bytes_across_refills() {
+        // 16-byte draws over several refills: any reuse of the buffer would
+        // show as two equal draws.
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..(3 * BLOCK / 16 + 5) {
+            let mut draw = [0u8; 16];
+            OsRandom.fill(&mut draw);
+            assert!(seen.insert(draw), "a draw came out twice");
+        }
+    }
+
+    #[test]
+    fn draws_of_every_size_are_filled() {
+        for size in [8, 33, BUFFERED_DRAW, BUFFERED_DRAW + 1, BLOCK, 4 * BLOCK] {
+            let (mut a, mut b) = (vec![0u8; size], vec![0u8; size]);
+            OsRandom.fill(&mut a);
+            OsRandom.fill(&mut b);
+            assert_ne!(a, b, "{size} bytes");
+        }
     }
 
     #[test]
