@@ -4,6 +4,11 @@
 //! update is a compare-and-set on it, so of two concurrent edits of the same
 //! version exactly one wins. The other gets `PreconditionFailed` when its
 //! client sent `If-Match`, and is retried on the new version otherwise.
+//!
+//! Commands arrive parsed (names, levels, filters are domain types built by
+//! the driving adapter); what is checked here is what needs storage: that
+//! the class and server are in the catalog, that the account is the
+//! caller's, that the name is free.
 
 use domain::ports::Transaction;
 use domain::{
@@ -13,7 +18,6 @@ use domain::{
 
 use crate::audit::Resource;
 use crate::context::ClientInfo;
-use crate::query_text::search;
 use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
 /// How many times an update without `If-Match` is tried again when a
@@ -23,37 +27,25 @@ const UPDATE_ATTEMPTS: usize = 3;
 /// Most ids one list filter or one bulk delete takes.
 pub const MAX_IDS: usize = 100;
 
-/// A new character as the client sends it.
+/// A new character. `class_id` and `server_id` are checked against the
+/// catalog here; `account_id` must be the owner's.
 #[derive(Debug, Clone)]
 pub struct NewCharacter {
-    pub name: String,
-    pub level: i64,
-    pub class_id: i32,
-    pub server_id: i32,
+    pub name: RosterName,
+    pub level: Level,
+    pub class_id: ClassId,
+    pub server_id: ServerId,
     pub account_id: AccountId,
 }
 
 /// An edit: each `Some` field is replaced.
 #[derive(Debug, Clone, Default)]
 pub struct CharacterPatch {
-    pub name: Option<String>,
-    pub level: Option<i64>,
-    pub class_id: Option<i32>,
-    pub server_id: Option<i32>,
+    pub name: Option<RosterName>,
+    pub level: Option<Level>,
+    pub class_id: Option<ClassId>,
+    pub server_id: Option<ServerId>,
     pub account_id: Option<AccountId>,
-}
-
-/// The query of a character list, as the client sends it.
-#[derive(Debug, Clone, Default)]
-pub struct CharacterQuery {
-    pub search: Option<String>,
-    pub class_ids: Vec<i32>,
-    pub server_ids: Vec<i32>,
-    pub account_ids: Vec<AccountId>,
-    pub level_min: Option<i64>,
-    pub level_max: Option<i64>,
-    /// `name` (default), `-name`, `level`, `-level`, `createdAt`, `-createdAt`.
-    pub sort: Option<String>,
 }
 
 /// What `If-Match` asks of an update.
@@ -75,68 +67,18 @@ impl Precondition {
     }
 }
 
-impl CharacterQuery {
-    fn parse(self) -> Result<(CharacterFilter, CharacterSort), ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let search = errors.collect(search(self.search.as_deref())).flatten();
-        let level_min = self
-            .level_min
-            .and_then(|v| errors.collect(Level::new("levelMin", v)));
-        let level_max = self
-            .level_max
-            .and_then(|v| errors.collect(Level::new("levelMax", v)));
-        if let (Some(min), Some(max)) = (level_min, level_max)
-            && min > max
-        {
-            errors
-                .0
-                .push(FieldError::new("levelMin", "must not exceed levelMax"));
-        }
-        for (field, count) in [
-            ("classIds", self.class_ids.len()),
-            ("serverIds", self.server_ids.len()),
-            ("accountIds", self.account_ids.len()),
-        ] {
-            if count > MAX_IDS {
-                errors
-                    .0
-                    .push(FieldError::new(field, "must hold at most 100 ids"));
-            }
-        }
-        let sort = match self.sort.as_deref() {
-            None => Some(CharacterSort::default()),
-            Some(raw) => errors.collect(CharacterSort::parse(raw).ok_or_else(|| {
-                FieldError::new(
-                    "sort",
-                    "must be one of name, -name, level, -level, createdAt, -createdAt",
-                )
-            })),
-        };
-        errors.into_result()?;
-        let filter = CharacterFilter {
-            search,
-            class_ids: self.class_ids.into_iter().map(ClassId).collect(),
-            server_ids: self.server_ids.into_iter().map(ServerId).collect(),
-            account_ids: self.account_ids,
-            level_min,
-            level_max,
-        };
-        Ok((filter, sort.unwrap_or_default()))
-    }
-}
-
 impl Roster {
     pub async fn list_characters(
         &self,
         owner: UserId,
-        query: CharacterQuery,
+        filter: &CharacterFilter,
+        sort: CharacterSort,
         page: PageRequest,
     ) -> Result<Paged<CharacterView>, RosterError> {
-        let (filter, sort) = query.parse()?;
         Ok(self
             .storage
             .characters()
-            .list(owner, &filter, sort, page)
+            .list(owner, filter, sort, page)
             .await?)
     }
 
@@ -158,15 +100,16 @@ impl Roster {
         input: NewCharacter,
         client: &ClientInfo,
     ) -> Result<CharacterView, RosterError> {
+        let NewCharacter {
+            name,
+            level,
+            class_id,
+            server_id,
+            ..
+        } = input;
         let mut errors = ValidationErrors::default();
-        let name = errors.collect(RosterName::parse("name", &input.name));
-        let level = errors.collect(Level::new("level", input.level));
-        let (class_id, server_id) = (ClassId(input.class_id), ServerId(input.server_id));
         self.check_catalog(Some(class_id), Some(server_id), &mut errors)
             .await?;
-        let (Some(name), Some(level)) = (name, level) else {
-            return Err(errors.into());
-        };
         errors.into_result()?;
 
         let now = self.now();
@@ -226,15 +169,14 @@ impl Roster {
         precondition: Precondition,
         client: &ClientInfo,
     ) -> Result<CharacterView, RosterError> {
+        let CharacterPatch {
+            name,
+            level,
+            class_id,
+            server_id,
+            ..
+        } = patch;
         let mut errors = ValidationErrors::default();
-        let name = patch
-            .name
-            .as_deref()
-            .and_then(|raw| errors.collect(RosterName::parse("name", raw)));
-        let level = patch
-            .level
-            .and_then(|raw| errors.collect(Level::new("level", raw)));
-        let (class_id, server_id) = (patch.class_id.map(ClassId), patch.server_id.map(ServerId));
         self.check_catalog(class_id, server_id, &mut errors).await?;
         errors.into_result()?;
 
@@ -386,7 +328,11 @@ impl Roster {
     }
 
     /// Records a 400 for each of `class` and `server` the catalog lacks.
-    async fn check_catalog(
+    ///
+    /// Public so that a driving adapter whose own parse of a request failed
+    /// can still name these fields in the same answer, as one 400 lists
+    /// every field at fault.
+    pub async fn check_catalog(
         &self,
         class: Option<ClassId>,
         server: Option<ServerId>,

@@ -100,8 +100,9 @@ fn character_from_row(row: &Row) -> Result<Character, RepoError> {
             row.try_get("account_id")
                 .map_err(|_| corrupt("account_id"))?,
         ),
-        name: RosterName::parse("name", &name).map_err(|_| corrupt("name"))?,
-        level: Level::new("level", level.into()).map_err(|_| corrupt("level"))?,
+        // Only parsed names and checked levels are ever written.
+        name: RosterName::from_stored(name),
+        level: Level::from_stored(level),
         class_id: ClassId(row.try_get("class_id").map_err(|_| corrupt("class_id"))?),
         server_id: ServerId(row.try_get("server_id").map_err(|_| corrupt("server_id"))?),
         version: row.try_get("version").map_err(|_| corrupt("version"))?,
