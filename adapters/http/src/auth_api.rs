@@ -110,9 +110,9 @@ impl TryFrom<RegisterRequest> for Registration {
     }
 }
 
-/// A login keeps its e-mail as text: one that does not parse must still
-/// cost a dummy verification and read as invalid credentials, so the use
-/// case decides.
+// A login keeps its e-mail as text: one that does not parse must still
+// cost a dummy verification and read as invalid credentials, so the use
+// case decides. (A plain comment: a doc comment would enter the document.)
 #[derive(Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct LoginRequest {
