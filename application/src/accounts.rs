@@ -1,30 +1,30 @@
 //! Game accounts: the accounts a user plays in the game, each holding
 //! characters.
+//!
+//! Commands arrive parsed; what is checked here needs storage (the name is
+//! free, the account is the owner's).
 
-use domain::{AccountId, AccountView, GameAccount, Notes, PageRequest, Paged, RosterName, UserId};
-use domain::{ValidationErrors, ports::Transaction};
+use domain::ports::Transaction;
+use domain::{
+    AccountId, AccountView, GameAccount, Notes, PageRequest, Paged, RosterName, SearchText, UserId,
+};
 
 use crate::audit::Resource;
 use crate::context::ClientInfo;
-use crate::query_text::search;
 use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
-/// A new account as the client sends it.
-#[derive(Debug, Clone, Default)]
+/// A new account.
+#[derive(Debug, Clone)]
 pub struct NewAccount {
-    pub name: String,
-    pub notes: Option<String>,
+    pub name: RosterName,
+    pub notes: Option<Notes>,
 }
 
 /// An edit: each `Some` field is replaced. `notes: Some(None)` clears them.
 #[derive(Debug, Clone, Default)]
 pub struct AccountPatch {
-    pub name: Option<String>,
-    pub notes: Option<Option<String>>,
-}
-
-fn parse_notes(raw: Option<&str>) -> Result<Option<Notes>, domain::FieldError> {
-    raw.map_or(Ok(None), |raw| Notes::parse("notes", raw))
+    pub name: Option<RosterName>,
+    pub notes: Option<Option<Notes>>,
 }
 
 impl Roster {
@@ -32,14 +32,13 @@ impl Roster {
     pub async fn list_accounts(
         &self,
         owner: UserId,
-        search_text: Option<&str>,
+        search_text: Option<&SearchText>,
         page: PageRequest,
     ) -> Result<Paged<AccountView>, RosterError> {
-        let search_text = search(search_text)?;
         Ok(self
             .storage
             .accounts()
-            .list(owner, search_text.as_deref(), page)
+            .list(owner, search_text.map(SearchText::as_str), page)
             .await?)
     }
 
@@ -57,12 +56,7 @@ impl Roster {
         input: NewAccount,
         client: &ClientInfo,
     ) -> Result<AccountView, RosterError> {
-        let mut errors = ValidationErrors::default();
-        let name = errors.collect(RosterName::parse("name", &input.name));
-        let notes = errors.collect(parse_notes(input.notes.as_deref()));
-        let (Some(name), Some(notes)) = (name, notes) else {
-            return Err(errors.into());
-        };
+        let NewAccount { name, notes } = input;
         let now = self.now();
         let account = GameAccount {
             id: AccountId::generate(now, self.random.as_ref()),
@@ -109,17 +103,7 @@ impl Roster {
         patch: AccountPatch,
         client: &ClientInfo,
     ) -> Result<AccountView, RosterError> {
-        let mut errors = ValidationErrors::default();
-        let name = patch
-            .name
-            .as_deref()
-            .and_then(|raw| errors.collect(RosterName::parse("name", raw)));
-        let notes = patch
-            .notes
-            .as_ref()
-            .and_then(|raw| errors.collect(parse_notes(raw.as_deref())));
-        errors.into_result()?;
-
+        let AccountPatch { name, notes } = patch;
         let tx = self.storage.begin().await?;
         let current = find_locked(tx.as_ref(), owner, id).await?;
         let before = current.account.clone();

@@ -49,27 +49,34 @@ impl ApiKeyService {
         }
     }
 
-    pub async fn create(
-        &self,
-        owner: UserId,
-        name: &str,
-        expires_at: Option<OffsetDateTime>,
-        client: &ClientInfo,
-    ) -> Result<CreatedKey, ApiKeyError> {
+    /// Records a 400 when `expires_at` is not in the future: the one rule
+    /// of a new key that needs the clock. Public so that a driving adapter
+    /// whose own parse of the request failed can still name `expiresAt` in
+    /// the same answer.
+    pub fn check_expiry(&self, expires_at: Option<OffsetDateTime>, errors: &mut ValidationErrors) {
         let now = self.clock.now();
-        // Stored and answered the same on every backend.
-        let expires_at = expires_at.map(stored_time::as_stored);
-        let mut errors = ValidationErrors::default();
-        let name = errors.collect(ApiKeyName::parse(name));
-        if expires_at.is_some_and(|at| at <= now) {
+        if expires_at.is_some_and(|at| stored_time::as_stored(at) <= now) {
             errors.0.push(domain::FieldError::new(
                 "expiresAt",
                 "must be in the future",
             ));
         }
-        let Some(name) = name.filter(|_| errors.0.is_empty()) else {
-            return Err(ApiKeyError::Validation(errors));
-        };
+    }
+
+    /// Creates a key named `name` (parsed by the driving adapter).
+    pub async fn create(
+        &self,
+        owner: UserId,
+        name: ApiKeyName,
+        expires_at: Option<OffsetDateTime>,
+        client: &ClientInfo,
+    ) -> Result<CreatedKey, ApiKeyError> {
+        let mut errors = ValidationErrors::default();
+        self.check_expiry(expires_at, &mut errors);
+        errors.into_result().map_err(ApiKeyError::Validation)?;
+        let now = self.clock.now();
+        // Stored and answered the same on every backend.
+        let expires_at = expires_at.map(stored_time::as_stored);
         let secret = ApiKeySecret::generate(self.random.as_ref());
         let key = ApiKey {
             id: ApiKeyId::generate(now, self.random.as_ref()),

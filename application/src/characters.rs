@@ -5,54 +5,40 @@
 //! edits take turns: of two made against the same version with `If-Match`
 //! exactly one wins and the other gets `PreconditionFailed`; without
 //! `If-Match` each applies to the version the one before it left.
+//!
+//! Commands arrive parsed (names, levels, filters are domain types built by
+//! the driving adapter); what is checked here is what needs storage: that
+//! the class and server are in the catalog, that the account is the
+//! caller's, that the name is free.
 
 use domain::ports::Transaction;
 use domain::{
-    AccountId, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterId,
-    CharacterSort, CharacterView, ClassId, FieldError, Level, PageRequest, Paged, RosterName,
-    ServerId, UserId, ValidationErrors,
+    AccountId, Character, CharacterEdit, CharacterFilter, CharacterId, CharacterSort,
+    CharacterView, ClassId, FieldError, Level, PageRequest, Paged, RosterName, ServerId, UserId,
+    ValidationErrors,
 };
 
 use crate::audit::Resource;
 use crate::context::ClientInfo;
-use crate::query_text::search;
 use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
 /// Most ids one list filter or one bulk delete takes.
 pub const MAX_IDS: usize = 100;
 
-/// A new character as the client sends it.
+/// A new character. `class_id` and `server_id` are checked against the
+/// catalog here; `account_id` must be the owner's.
 #[derive(Debug, Clone)]
 pub struct NewCharacter {
-    pub name: String,
-    pub level: i64,
-    pub class_id: i32,
-    pub server_id: i32,
+    pub name: RosterName,
+    pub level: Level,
+    pub class_id: ClassId,
+    pub server_id: ServerId,
     pub account_id: AccountId,
 }
 
-/// An edit: each `Some` field is replaced.
-#[derive(Debug, Clone, Default)]
-pub struct CharacterPatch {
-    pub name: Option<String>,
-    pub level: Option<i64>,
-    pub class_id: Option<i32>,
-    pub server_id: Option<i32>,
-    pub account_id: Option<AccountId>,
-}
-
-/// The query of a character list, as the client sends it.
-#[derive(Debug, Clone, Default)]
-pub struct CharacterQuery {
-    pub search: Option<String>,
-    pub class_ids: Vec<i32>,
-    pub server_ids: Vec<i32>,
-    pub account_ids: Vec<AccountId>,
-    pub level_min: Option<i64>,
-    pub level_max: Option<i64>,
-    /// `name` (default), `-name`, `level`, `-level`, `createdAt`, `-createdAt`.
-    pub sort: Option<String>,
-}
+/// An edit: each `Some` field is replaced. The command is the domain's
+/// [`CharacterChanges`], which the edit hands to storage as it is.
+pub use domain::CharacterChanges as CharacterPatch;
 
 /// What `If-Match` asks of an update.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -64,68 +50,18 @@ pub enum Precondition {
     VersionIn(Vec<i64>),
 }
 
-impl CharacterQuery {
-    fn parse(self) -> Result<(CharacterFilter, CharacterSort), ValidationErrors> {
-        let mut errors = ValidationErrors::default();
-        let search = errors.collect(search(self.search.as_deref())).flatten();
-        let level_min = self
-            .level_min
-            .and_then(|v| errors.collect(Level::new("levelMin", v)));
-        let level_max = self
-            .level_max
-            .and_then(|v| errors.collect(Level::new("levelMax", v)));
-        if let (Some(min), Some(max)) = (level_min, level_max)
-            && min > max
-        {
-            errors
-                .0
-                .push(FieldError::new("levelMin", "must not exceed levelMax"));
-        }
-        for (field, count) in [
-            ("classIds", self.class_ids.len()),
-            ("serverIds", self.server_ids.len()),
-            ("accountIds", self.account_ids.len()),
-        ] {
-            if count > MAX_IDS {
-                errors
-                    .0
-                    .push(FieldError::new(field, "must hold at most 100 ids"));
-            }
-        }
-        let sort = match self.sort.as_deref() {
-            None => Some(CharacterSort::default()),
-            Some(raw) => errors.collect(CharacterSort::parse(raw).ok_or_else(|| {
-                FieldError::new(
-                    "sort",
-                    "must be one of name, -name, level, -level, createdAt, -createdAt",
-                )
-            })),
-        };
-        errors.into_result()?;
-        let filter = CharacterFilter {
-            search,
-            class_ids: self.class_ids.into_iter().map(ClassId).collect(),
-            server_ids: self.server_ids.into_iter().map(ServerId).collect(),
-            account_ids: self.account_ids,
-            level_min,
-            level_max,
-        };
-        Ok((filter, sort.unwrap_or_default()))
-    }
-}
-
 impl Roster {
     pub async fn list_characters(
         &self,
         owner: UserId,
-        query: CharacterQuery,
+        filter: &CharacterFilter,
+        sort: CharacterSort,
         page: PageRequest,
     ) -> Result<Paged<CharacterView>, RosterError> {
-        let (filter, sort) = query.parse()?;
         Ok(self
             .storage
             .characters()
-            .list(owner, &filter, sort, page)
+            .list(owner, filter, sort, page)
             .await?)
     }
 
@@ -147,15 +83,16 @@ impl Roster {
         input: NewCharacter,
         client: &ClientInfo,
     ) -> Result<CharacterView, RosterError> {
+        let NewCharacter {
+            name,
+            level,
+            class_id,
+            server_id,
+            ..
+        } = input;
         let mut errors = ValidationErrors::default();
-        let name = errors.collect(RosterName::parse("name", &input.name));
-        let level = errors.collect(Level::new("level", input.level));
-        let (class_id, server_id) = (ClassId(input.class_id), ServerId(input.server_id));
         self.check_catalog(Some(class_id), Some(server_id), &mut errors)
             .await?;
-        let (Some(name), Some(level)) = (name, level) else {
-            return Err(errors.into());
-        };
         errors.into_result()?;
 
         let now = self.now();
@@ -209,7 +146,8 @@ impl Roster {
     /// One unit: the edit locks the character and reads it in the same
     /// statement as the write, so no concurrent edit can slip between the
     /// version checked and the version written; the audit entry goes with
-    /// the commit. A name-only edit is two round trips to PostgreSQL.
+    /// the commit. A name-only edit is two round trips to PostgreSQL (three
+    /// with the request's session check).
     pub async fn update_character(
         &self,
         owner: UserId,
@@ -219,23 +157,10 @@ impl Roster {
         client: &ClientInfo,
     ) -> Result<CharacterView, RosterError> {
         let mut errors = ValidationErrors::default();
-        let name = patch
-            .name
-            .as_deref()
-            .and_then(|raw| errors.collect(RosterName::parse("name", raw)));
-        let level = patch
-            .level
-            .and_then(|raw| errors.collect(Level::new("level", raw)));
-        let (class_id, server_id) = (patch.class_id.map(ClassId), patch.server_id.map(ServerId));
-        self.check_catalog(class_id, server_id, &mut errors).await?;
+        self.check_catalog(patch.class_id, patch.server_id, &mut errors)
+            .await?;
         errors.into_result()?;
-        let changes = CharacterChanges {
-            name,
-            level,
-            class_id,
-            server_id,
-            account_id: patch.account_id,
-        };
+        let changes = patch;
 
         let tx = self.storage.begin().await?;
         if let Some(account) = changes.account_id {
@@ -364,7 +289,11 @@ impl Roster {
     }
 
     /// Records a 400 for each of `class` and `server` the catalog lacks.
-    async fn check_catalog(
+    ///
+    /// Public so that a driving adapter whose own parse of a request failed
+    /// can still name these fields in the same answer, as one 400 lists
+    /// every field at fault.
+    pub async fn check_catalog(
         &self,
         class: Option<ClassId>,
         server: Option<ServerId>,

@@ -2,8 +2,8 @@
 //! achievements and dungeons, and what a team stands at on one item.
 
 use domain::{
-    CharacterId, CharacterView, FieldError, ItemId, ItemKind, PageRequest, Paged, ProgressStatus,
-    Progression, ProgressionView, TeamId, UserId, ValidationErrors,
+    CharacterId, CharacterView, ItemId, ItemKind, PageRequest, Paged, ProgressStatus, Progression,
+    ProgressionView, TeamId, UserId,
 };
 use time::OffsetDateTime;
 
@@ -39,11 +39,6 @@ pub struct MemberProgress {
     pub completed_at: Option<OffsetDateTime>,
 }
 
-fn parse_status(field: &'static str, raw: &str) -> Result<ProgressStatus, FieldError> {
-    ProgressStatus::parse(raw)
-        .ok_or_else(|| FieldError::new(field, "must be one of todo, in_progress, done"))
-}
-
 impl Roster {
     /// The character's progressions, of `kind` and `status` when given, by
     /// item id.
@@ -51,18 +46,10 @@ impl Roster {
         &self,
         owner: UserId,
         character: CharacterId,
-        kind: Option<&str>,
-        status: Option<&str>,
+        kind: Option<ItemKind>,
+        status: Option<ProgressStatus>,
         page: PageRequest,
     ) -> Result<Paged<ProgressionView>, RosterError> {
-        let mut errors = ValidationErrors::default();
-        let kind = kind.and_then(|raw| {
-            errors.collect(ItemKind::parse(raw).ok_or_else(|| {
-                FieldError::new("kind", "must be one of quest, achievement, dungeon")
-            }))
-        });
-        let status = status.and_then(|raw| errors.collect(parse_status("status", raw)));
-        errors.into_result()?;
         self.character(owner, character).await?;
         Ok(self
             .storage
@@ -79,10 +66,9 @@ impl Roster {
         owner: UserId,
         character: CharacterId,
         item: ItemId,
-        status: &str,
+        status: ProgressStatus,
         client: &ClientInfo,
     ) -> Result<ProgressionView, RosterError> {
-        let status = parse_status("status", status)?;
         let catalog_item = self
             .storage
             .catalog()

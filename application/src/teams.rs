@@ -1,56 +1,35 @@
 //! Teams: groups of a user's characters that play together — at most eight
 //! distinct ones, all the user's, all on one server.
-
-use std::collections::HashSet;
+//!
+//! Commands arrive parsed: [`TeamMembers`] already holds at most eight
+//! distinct ids. What is checked here needs storage: that each member is a
+//! live character of the owner, all on one server, and the name is free.
 
 use domain::ports::Transaction;
 use domain::{
-    CharacterId, FieldError, Notes, PageRequest, Paged, RosterName, Team, TeamId, TeamView, UserId,
-    ValidationErrors,
+    CharacterId, FieldError, Notes, PageRequest, Paged, RosterName, SearchText, Team, TeamId,
+    TeamMembers, TeamView, UserId,
 };
 
 use crate::audit::Resource;
 use crate::context::ClientInfo;
-use crate::query_text::search;
 use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
-/// A new team as the client sends it.
-#[derive(Debug, Clone, Default)]
+/// A new team.
+#[derive(Debug, Clone)]
 pub struct NewTeam {
-    pub name: String,
-    pub description: Option<String>,
-    pub member_ids: Vec<CharacterId>,
+    pub name: RosterName,
+    pub description: Option<Notes>,
+    pub member_ids: TeamMembers,
 }
 
 /// An edit: each `Some` field is replaced; `description: Some(None)` clears
 /// it; `member_ids` replaces the whole list.
 #[derive(Debug, Clone, Default)]
 pub struct TeamPatch {
-    pub name: Option<String>,
-    pub description: Option<Option<String>>,
-    pub member_ids: Option<Vec<CharacterId>>,
-}
-
-fn parse_description(raw: Option<&str>) -> Result<Option<Notes>, FieldError> {
-    raw.map_or(Ok(None), |raw| Notes::parse("description", raw))
-}
-
-/// The shape rules of a member list: at most eight, no repeats.
-fn check_member_list(ids: &[CharacterId]) -> Result<(), FieldError> {
-    if ids.len() > Team::MAX_MEMBERS {
-        return Err(FieldError::new(
-            "memberIds",
-            "must hold at most 8 characters",
-        ));
-    }
-    let mut seen = HashSet::new();
-    if !ids.iter().all(|id| seen.insert(*id)) {
-        return Err(FieldError::new(
-            "memberIds",
-            "must not name a character twice",
-        ));
-    }
-    Ok(())
+    pub name: Option<RosterName>,
+    pub description: Option<Option<Notes>>,
+    pub member_ids: Option<TeamMembers>,
 }
 
 /// The rules that need storage: every member is a live character of the
@@ -85,14 +64,13 @@ impl Roster {
     pub async fn list_teams(
         &self,
         owner: UserId,
-        search_text: Option<&str>,
+        search_text: Option<&SearchText>,
         page: PageRequest,
     ) -> Result<Paged<TeamView>, RosterError> {
-        let search_text = search(search_text)?;
         Ok(self
             .storage
             .teams()
-            .list(owner, search_text.as_deref(), page)
+            .list(owner, search_text.map(SearchText::as_str), page)
             .await?)
     }
 
@@ -110,22 +88,18 @@ impl Roster {
         input: NewTeam,
         client: &ClientInfo,
     ) -> Result<TeamView, RosterError> {
-        let mut errors = ValidationErrors::default();
-        let name = errors.collect(RosterName::parse("name", &input.name));
-        let description = errors.collect(parse_description(input.description.as_deref()));
-        errors.collect(check_member_list(&input.member_ids));
-        let (Some(name), Some(description)) = (name, description) else {
-            return Err(errors.into());
-        };
-        errors.into_result()?;
-
+        let NewTeam {
+            name,
+            description,
+            member_ids,
+        } = input;
         let now = self.now();
         let team = Team {
             id: TeamId::generate(now, self.random.as_ref()),
             owner,
             name,
             description,
-            member_ids: input.member_ids,
+            member_ids,
             created_at: now,
             updated_at: now,
         };
@@ -170,20 +144,11 @@ impl Roster {
         patch: TeamPatch,
         client: &ClientInfo,
     ) -> Result<TeamView, RosterError> {
-        let mut errors = ValidationErrors::default();
-        let name = patch
-            .name
-            .as_deref()
-            .and_then(|raw| errors.collect(RosterName::parse("name", raw)));
-        let description = patch
-            .description
-            .as_ref()
-            .and_then(|raw| errors.collect(parse_description(raw.as_deref())));
-        if let Some(ids) = &patch.member_ids {
-            errors.collect(check_member_list(ids));
-        }
-        errors.into_result()?;
-
+        let TeamPatch {
+            name,
+            description,
+            member_ids,
+        } = patch;
         let tx = self.storage.begin().await?;
         let current = find(tx.as_ref(), owner, id).await?;
         let before = current.team.clone();
@@ -194,7 +159,7 @@ impl Roster {
         if let Some(description) = description {
             team.description = description;
         }
-        if let Some(ids) = patch.member_ids {
+        if let Some(ids) = member_ids {
             check_members(tx.as_ref(), owner, &ids).await?;
             team.member_ids = ids;
         }

@@ -7,14 +7,27 @@ mod support;
 
 use application::accounts::{AccountPatch, NewAccount};
 use application::roster::RosterError;
-use domain::{AuditValue, PageRequest};
-use support::{Harness, changes, text};
+use domain::{AuditValue, Notes, PageRequest, RosterName, SearchText, ValidationErrors};
+use support::{Harness, changes, roster_name, text};
 
 fn new(name: &str, notes: Option<&str>) -> NewAccount {
-    NewAccount {
-        name: name.to_owned(),
-        notes: notes.map(str::to_owned),
+    parse_new(name, notes).expect("a valid account")
+}
+
+/// A new account parsed as the driving adapter does, every field at fault
+/// named.
+fn parse_new(name: &str, notes: Option<&str>) -> Result<NewAccount, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let name = errors.collect(RosterName::parse("name", name));
+    let notes = notes.map_or(Some(None), |raw| errors.collect(Notes::parse("notes", raw)));
+    match (name, notes) {
+        (Some(name), Some(notes)) => Ok(NewAccount { name, notes }),
+        _ => Err(errors),
     }
+}
+
+fn search(raw: &str) -> Option<SearchText> {
+    SearchText::parse(Some(raw)).expect("a valid search")
 }
 
 fn page(page: i64, per_page: i64) -> PageRequest {
@@ -40,10 +53,7 @@ async fn names_must_be_2_to_50_characters_and_notes_at_most_500() {
         ("Ok", Some(&*"n".repeat(501)), "notes"),
         ("Bad\u{0007}name", None, "name"),
     ] {
-        let result = h
-            .roster
-            .create_account(owner, new(name, notes), &h.client)
-            .await;
+        let result = parse_new(name, notes).map_err(RosterError::from);
         assert_eq!(invalid_fields(&result), [field], "{name:?}");
     }
     let longest = h
@@ -99,7 +109,7 @@ async fn names_are_unique_per_user_ignoring_case() {
             owner,
             second,
             AccountPatch {
-                name: Some("MAIN".into()),
+                name: Some(roster_name("MAIN")),
                 notes: None,
             },
             &h.client,
@@ -124,7 +134,7 @@ async fn another_users_account_is_not_found() {
             other,
             id,
             AccountPatch {
-                name: Some("Mine".into()),
+                name: Some(roster_name("Mine")),
                 notes: None,
             },
             &h.client,
@@ -174,13 +184,11 @@ async fn the_list_is_sorted_by_name_searched_and_paged_per_owner() {
         .expect("second");
     let found = h
         .roster
-        .list_accounts(owner, Some("AR"), page(1, 20))
+        .list_accounts(owner, search("AR").as_ref(), page(1, 20))
         .await
         .expect("search");
-    let too_long = h
-        .roster
-        .list_accounts(owner, Some(&"s".repeat(101)), page(1, 20))
-        .await;
+    let too_long = SearchText::parse(Some(&"s".repeat(101)))
+        .map_err(|e| RosterError::from(ValidationErrors(vec![e])));
 
     let names = |p: &domain::Paged<domain::AccountView>| -> Vec<String> {
         p.items.iter().map(|a| a.account.name.to_string()).collect()
@@ -233,7 +241,7 @@ async fn an_update_keeps_what_is_left_out_and_clears_notes_on_request() {
             owner,
             id,
             AccountPatch {
-                name: Some("Alt".into()),
+                name: Some(roster_name("Alt")),
                 notes: None,
             },
             &h.client,
@@ -279,7 +287,7 @@ async fn create_update_and_delete_are_audited_and_a_no_op_update_is_not() {
         .expect("create");
     let id = created.account.id;
     let patch = AccountPatch {
-        name: Some("Alt".into()),
+        name: Some(roster_name("Alt")),
         notes: Some(None),
     };
     h.roster
@@ -372,7 +380,7 @@ async fn deleting_an_account_with_characters_needs_cascade() {
     }
     let left = h
         .roster
-        .list_characters(owner, Default::default(), page(1, 20))
+        .list_characters(owner, &Default::default(), Default::default(), page(1, 20))
         .await
         .expect("list");
     assert_eq!(left.total, 1);
@@ -396,7 +404,7 @@ async fn when_the_audit_entry_cannot_be_written_nothing_changes() {
             owner,
             id,
             AccountPatch {
-                name: Some("Renamed".into()),
+                name: Some(roster_name("Renamed")),
                 notes: None,
             },
             &h.client,

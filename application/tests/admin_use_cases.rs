@@ -76,7 +76,12 @@ impl Harness {
             .await
             .expect("session");
         ApiKeyService::new(self.storage.clone(), self.clock.clone(), Arc::new(OsRandom))
-            .create(id, "script", None, &ClientInfo::default())
+            .create(
+                id,
+                domain::ApiKeyName::parse("script").expect("name"),
+                None,
+                &ClientInfo::default(),
+            )
             .await
             .expect("key");
         Principal {

@@ -7,15 +7,17 @@ mod support;
 use application::characters::{CharacterPatch, Precondition};
 use application::roster::RosterError;
 use application::teams::{NewTeam, TeamPatch};
-use domain::{AuditValue, CharacterId, PageRequest, TeamView};
-use support::{Harness, change, text};
+use domain::{
+    AuditValue, CharacterId, PageRequest, SearchText, TeamMembers, TeamView, ValidationErrors,
+};
+use support::{Harness, change, members, notes, roster_name, text};
 use time::Duration;
 
-fn new_team(name: &str, members: &[CharacterId]) -> NewTeam {
+fn new_team(name: &str, ids: &[CharacterId]) -> NewTeam {
     NewTeam {
-        name: name.to_owned(),
+        name: roster_name(name),
         description: None,
-        member_ids: members.to_vec(),
+        member_ids: members(ids),
     }
 }
 
@@ -55,9 +57,9 @@ async fn a_team_holds_its_members_in_the_given_order_with_catalog_names() {
         .create_team(
             owner,
             NewTeam {
-                name: "  Raiders  ".into(),
-                description: Some("weekly dungeon run".into()),
-                member_ids: vec![b.character.id, a.character.id],
+                name: roster_name("  Raiders  "),
+                description: notes("weekly dungeon run"),
+                member_ids: members(&[b.character.id, a.character.id]),
             },
             &h.client,
         )
@@ -159,16 +161,15 @@ async fn nine_members_are_refused() {
         );
     }
 
-    let nine = h
-        .roster
-        .create_team(owner, new_team("Too many", &ids), &h.client)
-        .await;
+    // The driving adapter refuses a ninth member before any use case runs.
+    let nine = TeamMembers::new("memberIds", ids.clone())
+        .map_err(|e| RosterError::from(ValidationErrors(vec![e])));
     let eight = h
         .roster
         .create_team(owner, new_team("Full", &ids[..8]), &h.client)
         .await;
 
-    assert_invalid(nine, "memberIds");
+    assert_invalid(nine.map(|_| unreachable!()), "memberIds");
     assert_eq!(eight.expect("eight fit").members.len(), 8);
 }
 
@@ -178,16 +179,11 @@ async fn a_repeated_member_is_refused() {
     let owner = h.user();
     let a = h.character_on(owner, "Alpha", h.servers[0].id).await;
 
-    let result = h
-        .roster
-        .create_team(
-            owner,
-            new_team("Twice", &[a.character.id, a.character.id]),
-            &h.client,
-        )
-        .await;
+    // Refused by the driving adapter before any use case runs.
+    let result = TeamMembers::new("memberIds", vec![a.character.id, a.character.id])
+        .map_err(|e| RosterError::from(ValidationErrors(vec![e])));
 
-    assert_invalid(result, "memberIds");
+    assert_invalid(result.map(|_| unreachable!()), "memberIds");
 }
 
 #[tokio::test]
@@ -256,7 +252,7 @@ async fn renaming_onto_another_team_name_conflicts() {
             owner,
             beta.team.id,
             TeamPatch {
-                name: Some("alpha".into()),
+                name: Some(roster_name("alpha")),
                 ..TeamPatch::default()
             },
             &h.client,
@@ -314,9 +310,9 @@ async fn a_patch_replaces_the_members_and_keeps_absent_fields() {
         .create_team(
             owner,
             NewTeam {
-                name: "Squad".into(),
-                description: Some("kept".into()),
-                member_ids: vec![a.character.id, b.character.id],
+                name: roster_name("Squad"),
+                description: notes("kept"),
+                member_ids: members(&[a.character.id, b.character.id]),
             },
             &h.client,
         )
@@ -330,7 +326,7 @@ async fn a_patch_replaces_the_members_and_keeps_absent_fields() {
             owner,
             team.team.id,
             TeamPatch {
-                member_ids: Some(vec![c.character.id, a.character.id]),
+                member_ids: Some(members(&[c.character.id, a.character.id])),
                 ..TeamPatch::default()
             },
             &h.client,
@@ -357,9 +353,9 @@ async fn a_patch_with_a_null_description_clears_it() {
         .create_team(
             owner,
             NewTeam {
-                name: "Squad".into(),
-                description: Some("to be cleared".into()),
-                member_ids: vec![],
+                name: roster_name("Squad"),
+                description: notes("to be cleared"),
+                member_ids: members(&[]),
             },
             &h.client,
         )
@@ -403,8 +399,8 @@ async fn a_patch_breaking_a_member_rule_changes_nothing() {
         .await
         .expect("team");
     let patch = |ids: Vec<CharacterId>| TeamPatch {
-        name: Some("Renamed".into()),
-        member_ids: Some(ids),
+        name: Some(roster_name("Renamed")),
+        member_ids: Some(members(&ids)),
         ..TeamPatch::default()
     };
 
@@ -456,7 +452,7 @@ async fn another_users_team_is_not_found_to_read_change_or_delete() {
             stranger,
             id,
             TeamPatch {
-                name: Some("Stolen".into()),
+                name: Some(roster_name("Stolen")),
                 ..TeamPatch::default()
             },
             &h.client,
@@ -498,7 +494,7 @@ async fn moving_a_teamed_character_to_another_server_conflicts() {
             owner,
             a.character.id,
             CharacterPatch {
-                server_id: Some(servers[1].0),
+                server_id: Some(servers[1]),
                 ..CharacterPatch::default()
             },
             Precondition::None,
@@ -545,7 +541,11 @@ async fn the_list_searches_names_sorts_by_name_and_pages() {
         .expect("list");
     let found = h
         .roster
-        .list_teams(owner, Some("ALP"), PageRequest::default())
+        .list_teams(
+            owner,
+            SearchText::parse(Some("ALP")).expect("search").as_ref(),
+            PageRequest::default(),
+        )
         .await
         .expect("search");
 
@@ -581,8 +581,8 @@ async fn each_change_writes_an_audit_entry_with_from_and_to() {
             owner,
             team.team.id,
             TeamPatch {
-                name: Some("After".into()),
-                member_ids: Some(vec![a.character.id, b.character.id]),
+                name: Some(roster_name("After")),
+                member_ids: Some(members(&[a.character.id, b.character.id])),
                 ..TeamPatch::default()
             },
             &h.client,
@@ -639,7 +639,7 @@ async fn an_unchanged_patch_writes_nothing() {
             owner,
             team.team.id,
             TeamPatch {
-                name: Some("Same".into()),
+                name: Some(roster_name("Same")),
                 ..TeamPatch::default()
             },
             &h.client,

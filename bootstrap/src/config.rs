@@ -18,6 +18,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use adapter_argon2::Argon2Params;
+use application::auth::AuthPolicy;
+use domain::SessionLifetimes;
 use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 
@@ -199,7 +201,10 @@ impl Config {
             .into_iter()
             .map(SecretString::from)
             .collect();
-        let seconds = |name: &str, default: i64| -> Result<Duration, ConfigError> {
+        // The defaults are the application's and the domain's own, so each
+        // is written once.
+        let seconds = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
+            let default = default.whole_seconds();
             let value: i64 = parse(get(name), name, Some(default))?;
             if value <= 0 {
                 return Err(error(name, "must be a positive number of seconds"));
@@ -260,10 +265,13 @@ impl Config {
             database_pool,
             auto_migrate,
             token_keys,
-            access_ttl: seconds("ROSTER_ACCESS_TTL", 900)?,
-            refresh_ttl: seconds("ROSTER_REFRESH_TTL", 2_592_000)?,
-            refresh_idle: seconds("ROSTER_REFRESH_IDLE", 604_800)?,
-            refresh_reuse_grace: seconds("ROSTER_REFRESH_REUSE_GRACE", 10)?,
+            access_ttl: seconds("ROSTER_ACCESS_TTL", AuthPolicy::DEFAULT_ACCESS_TTL)?,
+            refresh_ttl: seconds("ROSTER_REFRESH_TTL", SessionLifetimes::DEFAULT_ABSOLUTE)?,
+            refresh_idle: seconds("ROSTER_REFRESH_IDLE", SessionLifetimes::DEFAULT_IDLE)?,
+            refresh_reuse_grace: seconds(
+                "ROSTER_REFRESH_REUSE_GRACE",
+                SessionLifetimes::DEFAULT_REUSE_GRACE,
+            )?,
             argon2,
             argon2_concurrency,
             body_limit,
@@ -348,6 +356,8 @@ mod tests {
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
         assert!(config.token_keys.is_empty());
         assert_eq!(config.access_ttl, Duration::seconds(900));
+        assert_eq!(config.refresh_ttl, Duration::days(30));
+        assert_eq!(config.refresh_idle, Duration::days(7));
         assert_eq!(config.refresh_reuse_grace, Duration::seconds(10));
         assert_eq!(config.body_limit, 1_048_576);
         assert_eq!(config.argon2, Argon2Params::default());

@@ -40,17 +40,29 @@ impl ApiKey {
 pub struct ApiKeyName(String);
 
 impl ApiKeyName {
+    /// Most characters (Unicode scalar values) once trimmed.
+    pub const MAX_CHARS: usize = 100;
+
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let name = raw.trim();
         match name.chars().count() {
             0 => Err(FieldError::new("name", "must not be empty")),
-            1..=100 if !name.chars().any(char::is_control) => Ok(Self(name.to_owned())),
-            1..=100 => Err(FieldError::new(
+            n if n > Self::MAX_CHARS => Err(FieldError::new(
+                "name",
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            )),
+            _ if name.chars().any(char::is_control) => Err(FieldError::new(
                 "name",
                 "must not contain control characters",
             )),
-            _ => Err(FieldError::new("name", "must be at most 100 characters")),
+            _ => Ok(Self(name.to_owned())),
         }
+    }
+
+    /// A name read back from storage, which only ever holds parsed ones:
+    /// for storage adapters, so a row is not checked again on every read.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
     }
 
     pub fn as_str(&self) -> &str {

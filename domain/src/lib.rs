@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod error;
 pub mod ids;
 pub mod ports;
+pub mod query;
 pub mod roster;
 pub mod session;
 pub mod token;
@@ -23,11 +24,12 @@ pub use catalog::{
 };
 pub use error::{FieldError, RepoError, ValidationErrors};
 pub use ids::{AccountId, ApiKeyId, AuditId, CharacterId, FamilyId, SessionId, TeamId, UserId};
+pub use query::SearchText;
 pub use roster::{
     AccountView, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterSort,
     CharacterView, GameAccount, Level, Notes, PageRequest, Paged, ProgressCount, ProgressStatus,
-    Progression, ProgressionView, RosterName, Team, TeamView,
+    Progression, ProgressionView, RosterName, Team, TeamMembers, TeamView,
 };
 pub use session::{RevokeReason, Session, SessionLifetimes};
-pub use token::{AccessClaims, RefreshToken, TokenHash};
+pub use token::{AccessClaims, AccessToken, RefreshToken, TokenHash};
 pub use user::{DisplayName, Email, Password, PasswordHash, Role, User};

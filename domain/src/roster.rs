@@ -18,15 +18,25 @@ use crate::ids::{AccountId, CharacterId, TeamId, UserId};
 pub struct RosterName(String);
 
 impl RosterName {
-    pub const MIN_LEN: usize = 2;
-    pub const MAX_LEN: usize = 50;
+    /// Fewest characters (Unicode scalar values) once trimmed.
+    pub const MIN_CHARS: usize = 2;
+    /// Most characters (Unicode scalar values) once trimmed.
+    pub const MAX_CHARS: usize = 50;
 
-    /// `field` names the input in the error (`name`).
+    /// Parses what a client sent; `field` names the input in the error
+    /// (`name`).
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
         let name = raw.trim();
         let len = name.chars().count();
-        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
-            return Err(FieldError::new(field, "must be 2 to 50 characters"));
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&len) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "must be {} to {} characters",
+                    Self::MIN_CHARS,
+                    Self::MAX_CHARS
+                ),
+            ));
         }
         if name.chars().any(char::is_control) {
             return Err(FieldError::new(
@@ -35,6 +45,12 @@ impl RosterName {
             ));
         }
         Ok(Self(name.to_owned()))
+    }
+
+    /// A name read back from storage, which only ever holds parsed names:
+    /// for storage adapters, so a row is not checked again on every read.
+    pub fn from_stored(name: String) -> Self {
+        Self(name)
     }
 
     pub fn as_str(&self) -> &str {
@@ -55,12 +71,17 @@ impl fmt::Display for RosterName {
 pub struct Notes(String);
 
 impl Notes {
-    pub const MAX_LEN: usize = 500;
+    /// Most characters (Unicode scalar values) once trimmed.
+    pub const MAX_CHARS: usize = 500;
 
+    /// Parses what a client sent; `field` names the input in the error.
     pub fn parse(field: &'static str, raw: &str) -> Result<Option<Self>, FieldError> {
         let text = raw.trim();
-        if text.chars().count() > Self::MAX_LEN {
-            return Err(FieldError::new(field, "must be at most 500 characters"));
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
         }
         if text
             .chars()
@@ -72,6 +93,12 @@ impl Notes {
             ));
         }
         Ok((!text.is_empty()).then(|| Self(text.to_owned())))
+    }
+
+    /// Text read back from storage, which only ever holds parsed notes: for
+    /// storage adapters, so a row is not checked again on every read.
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
     }
 
     pub fn as_str(&self) -> &str {
@@ -87,12 +114,24 @@ impl Level {
     pub const MIN: i16 = 1;
     pub const MAX: i16 = 200;
 
+    /// Checks what a client sent; `field` names the input in the error.
     pub fn new(field: &'static str, value: i64) -> Result<Self, FieldError> {
         i16::try_from(value)
             .ok()
             .filter(|v| (Self::MIN..=Self::MAX).contains(v))
             .map(Self)
-            .ok_or_else(|| FieldError::new(field, "must be between 1 and 200"))
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!("must be between {} and {}", Self::MIN, Self::MAX),
+                )
+            })
+    }
+
+    /// A level read back from storage, which only ever holds checked
+    /// levels: for storage adapters, so a row is not checked again.
+    pub const fn from_stored(value: i16) -> Self {
+        Self(value)
     }
 
     pub const fn get(self) -> i16 {
@@ -200,21 +239,65 @@ pub enum CharacterEdit {
 }
 
 /// A group of a user's characters: at most [`Team::MAX_MEMBERS`] distinct
-/// ones, all on one server (the application checks both before writing).
+/// ones (held by [`TeamMembers`]), all on one server (a rule on the
+/// characters themselves, which the application checks against storage
+/// before writing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Team {
     pub id: TeamId,
     pub owner: UserId,
     pub name: RosterName,
     pub description: Option<Notes>,
-    /// In the order the user gave them.
-    pub member_ids: Vec<CharacterId>,
+    pub member_ids: TeamMembers,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
 impl Team {
-    pub const MAX_MEMBERS: usize = 8;
+    pub const MAX_MEMBERS: usize = TeamMembers::MAX;
+}
+
+/// The members of a team, in the order the user gave them: at most
+/// [`TeamMembers::MAX`], none twice. Built only through [`TeamMembers::new`]
+/// (or [`TeamMembers::from_stored`]), so a team cannot break the rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamMembers(Vec<CharacterId>);
+
+impl TeamMembers {
+    pub const MAX: usize = 8;
+
+    /// Checks what a client sent; `field` names the input in the error.
+    pub fn new(field: &'static str, ids: Vec<CharacterId>) -> Result<Self, FieldError> {
+        if ids.len() > Self::MAX {
+            return Err(FieldError::new(
+                field,
+                format!("must hold at most {} characters", Self::MAX),
+            ));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        if !ids.iter().all(|id| seen.insert(*id)) {
+            return Err(FieldError::new(field, "must not name a character twice"));
+        }
+        Ok(Self(ids))
+    }
+
+    /// Members read back from storage, which only ever holds checked lists
+    /// (less any deleted character): for storage adapters.
+    pub fn from_stored(ids: Vec<CharacterId>) -> Self {
+        Self(ids)
+    }
+
+    pub fn as_slice(&self) -> &[CharacterId] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for TeamMembers {
+    type Target = [CharacterId];
+
+    fn deref(&self) -> &[CharacterId] {
+        &self.0
+    }
 }
 
 /// A team as it is shown: `team.member_ids` and `members` hold only live
@@ -426,7 +509,10 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_must_hold_two_to_fifty_characters() {
         assert_eq!(RosterName::parse("name", "  Ab ").unwrap().as_str(), "Ab");
-        assert!(RosterName::parse("name", " a ").is_err());
+        assert_eq!(
+            RosterName::parse("name", " a ").unwrap_err().message,
+            "must be 2 to 50 characters"
+        );
         assert!(RosterName::parse("name", &"é".repeat(50)).is_ok());
         assert!(RosterName::parse("name", &"é".repeat(51)).is_err());
         assert!(RosterName::parse("name", "a\u{0}b").is_err());
@@ -438,12 +524,36 @@ mod tests {
         assert!(Notes::parse("notes", "a\nb\tc").unwrap().is_some());
         assert!(Notes::parse("notes", "a\u{7}").is_err());
         assert!(Notes::parse("notes", &"x".repeat(500)).is_ok());
-        assert!(Notes::parse("notes", &"x".repeat(501)).is_err());
+        assert_eq!(
+            Notes::parse("notes", &"x".repeat(501)).unwrap_err().message,
+            "must be at most 500 characters"
+        );
+    }
+
+    #[test]
+    fn a_team_holds_at_most_eight_distinct_members() {
+        let ids: Vec<CharacterId> = (0..=8u128)
+            .map(|n| CharacterId::from_uuid(uuid::Uuid::from_u128(n)))
+            .collect();
+        assert_eq!(TeamMembers::new("memberIds", Vec::new()).unwrap().len(), 0);
+        assert_eq!(
+            TeamMembers::new("memberIds", ids[..8].to_vec())
+                .unwrap()
+                .as_slice(),
+            &ids[..8]
+        );
+        let too_many = TeamMembers::new("memberIds", ids.clone()).unwrap_err();
+        assert_eq!(too_many.message, "must hold at most 8 characters");
+        let repeated = TeamMembers::new("memberIds", vec![ids[0], ids[1], ids[0]]).unwrap_err();
+        assert_eq!(repeated.message, "must not name a character twice");
     }
 
     #[test]
     fn levels_are_one_to_two_hundred() {
-        assert!(Level::new("level", 0).is_err());
+        assert_eq!(
+            Level::new("level", 0).unwrap_err().message,
+            "must be between 1 and 200"
+        );
         assert_eq!(Level::new("level", 1).unwrap().get(), 1);
         assert_eq!(Level::new("level", 200).unwrap().get(), 200);
         assert!(Level::new("level", 201).is_err());

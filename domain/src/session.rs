@@ -83,6 +83,25 @@ pub struct SessionLifetimes {
     pub reuse_grace: Duration,
 }
 
+impl SessionLifetimes {
+    /// The absolute lifetime when configuration does not set one: 30 days.
+    pub const DEFAULT_ABSOLUTE: Duration = Duration::days(30);
+    /// The idle lifetime when configuration does not set one: 7 days.
+    pub const DEFAULT_IDLE: Duration = Duration::days(7);
+    /// The reuse grace window when configuration does not set one: 10 s.
+    pub const DEFAULT_REUSE_GRACE: Duration = Duration::seconds(10);
+}
+
+impl Default for SessionLifetimes {
+    fn default() -> Self {
+        Self {
+            absolute: Self::DEFAULT_ABSOLUTE,
+            idle: Self::DEFAULT_IDLE,
+            reuse_grace: Self::DEFAULT_REUSE_GRACE,
+        }
+    }
+}
+
 impl Session {
     /// Whether this session still authenticates requests and refreshes.
     pub fn is_active(&self, now: OffsetDateTime) -> bool {

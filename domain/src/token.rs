@@ -48,6 +48,32 @@ impl fmt::Debug for RefreshToken {
     }
 }
 
+/// A signed access token (PASETO v4.public) as handed to a client. It is a
+/// bearer credential for its lifetime, so its `Debug` shows none of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// Wraps what the signer produced.
+    pub fn new(signed: String) -> Self {
+        Self(signed)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_exposed(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken([redacted])")
+    }
+}
+
 /// SHA-256 of a secret token: what storage keeps and looks up by.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
@@ -118,5 +144,12 @@ mod tests {
         );
         assert_ne!(token.hash(), RefreshToken::from_client("other").hash());
         assert!(!format!("{token:?}").contains(token.expose()));
+    }
+
+    #[test]
+    fn debug_hides_an_access_token() {
+        let token = AccessToken::new("v4.public.secret-payload".to_owned());
+        assert_eq!(token.expose(), "v4.public.secret-payload");
+        assert!(!format!("{token:?}").contains("secret-payload"));
     }
 }

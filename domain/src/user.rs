@@ -54,7 +54,7 @@ impl Role {
 pub struct Email(String);
 
 impl Email {
-    pub const MAX_LEN: usize = 254;
+    pub const MAX_CHARS: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let email = raw.trim().to_lowercase();
@@ -62,8 +62,11 @@ impl Email {
         if email.is_empty() {
             return Err(FieldError::new("email", "must not be empty"));
         }
-        if email.chars().count() > Self::MAX_LEN {
-            return Err(FieldError::new("email", "must be at most 254 characters"));
+        if email.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new(
+                "email",
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
         let local_ok = !local.is_empty()
@@ -89,6 +92,12 @@ impl Email {
         }
     }
 
+    /// An address read back from storage, which only ever holds parsed ones:
+    /// for storage adapters, so a row is not checked again on every read.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -105,7 +114,7 @@ impl fmt::Display for Email {
 pub struct DisplayName(String);
 
 impl DisplayName {
-    pub const MAX_LEN: usize = 50;
+    pub const MAX_CHARS: usize = 50;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let name = raw.trim();
@@ -113,10 +122,10 @@ impl DisplayName {
         if len == 0 {
             return Err(FieldError::new("displayName", "must not be empty"));
         }
-        if len > Self::MAX_LEN {
+        if len > Self::MAX_CHARS {
             return Err(FieldError::new(
                 "displayName",
-                "must be at most 50 characters",
+                format!("must be at most {} characters", Self::MAX_CHARS),
             ));
         }
         if name.chars().any(char::is_control) {
@@ -126,6 +135,12 @@ impl DisplayName {
             ));
         }
         Ok(Self(name.to_owned()))
+    }
+
+    /// A name read back from storage, which only ever holds parsed ones:
+    /// for storage adapters, so a row is not checked again on every read.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
     }
 
     pub fn as_str(&self) -> &str {
@@ -146,17 +161,23 @@ static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 });
 
 impl Password {
-    pub const MIN_LEN: usize = 8;
-    pub const MAX_LEN: usize = 128;
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
 
     /// `field` names the input in errors (`password`, `newPassword`).
     pub fn parse(raw: &str, field: &'static str) -> Result<Self, FieldError> {
         let len = raw.chars().count();
-        if len < Self::MIN_LEN {
-            return Err(FieldError::new(field, "must be at least 8 characters"));
+        if len < Self::MIN_CHARS {
+            return Err(FieldError::new(
+                field,
+                format!("must be at least {} characters", Self::MIN_CHARS),
+            ));
         }
-        if len > Self::MAX_LEN {
-            return Err(FieldError::new(field, "must be at most 128 characters"));
+        if len > Self::MAX_CHARS {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
         }
         if COMMON_PASSWORDS.contains(raw.to_lowercase().as_str()) {
             return Err(FieldError::new(

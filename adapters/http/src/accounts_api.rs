@@ -1,11 +1,14 @@
 //! `/api/v1/accounts`: the caller's game accounts. An access token or an
 //! API key acts as the caller; another user's account answers 404.
+//!
+//! Bodies are parsed here into the use cases' commands, every field error
+//! gathered into one 400.
 
 use std::sync::Arc;
 
 use application::accounts::{AccountPatch, NewAccount};
 use application::roster::Roster;
-use domain::{AccountId, AccountView};
+use domain::{AccountId, AccountView, Notes, RosterName, ValidationErrors};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
@@ -16,7 +19,7 @@ use uuid::Uuid;
 use crate::context::RequestContext;
 use crate::envelope::{Envelope, PageEnvelope};
 use crate::error::ApiError;
-use crate::fields::{page_request, path_uuid};
+use crate::fields::{page_request, path_uuid, search_text};
 use crate::security::CallerAuth;
 
 #[derive(Tags)]
@@ -93,6 +96,44 @@ struct UpdateAccountRequest {
     notes: MaybeUndefined<String>,
 }
 
+impl TryFrom<CreateAccountRequest> for NewAccount {
+    type Error = ValidationErrors;
+
+    fn try_from(body: CreateAccountRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let name = errors.collect(RosterName::parse("name", &body.name));
+        let notes = match body.notes {
+            Some(raw) => errors.collect(Notes::parse("notes", &raw)),
+            None => Some(None),
+        };
+        match (name, notes) {
+            (Some(name), Some(notes)) => Ok(Self { name, notes }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl TryFrom<UpdateAccountRequest> for AccountPatch {
+    type Error = ValidationErrors;
+
+    fn try_from(body: UpdateAccountRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let name = body
+            .name
+            .map(|raw| errors.collect(RosterName::parse("name", &raw)));
+        let notes = match body.notes {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(Some(None)),
+            MaybeUndefined::Value(raw) => Some(errors.collect(Notes::parse("notes", &raw))),
+        };
+        errors.into_result()?;
+        Ok(Self {
+            name: name.flatten(),
+            notes: notes.flatten(),
+        })
+    }
+}
+
 #[derive(ApiResponse)]
 enum Created {
     #[oai(status = 201)]
@@ -127,9 +168,10 @@ impl AccountsApi {
         per_page: Query<Option<i64>>,
     ) -> Result<Json<PageEnvelope<AccountDto>>, ApiError> {
         let page = page_request(page.0, per_page.0)?;
+        let search = search_text(search.0.as_deref())?;
         let found = self
             .roster
-            .list_accounts(auth.0.user_id, search.0.as_deref(), page)
+            .list_accounts(auth.0.user_id, search.as_ref(), page)
             .await?;
         Ok(Json(PageEnvelope::of(found, page)))
     }
@@ -144,11 +186,7 @@ impl AccountsApi {
         auth: CallerAuth,
         body: Json<CreateAccountRequest>,
     ) -> Result<Created, ApiError> {
-        let body = body.0;
-        let input = NewAccount {
-            name: body.name,
-            notes: body.notes,
-        };
+        let input = NewAccount::try_from(body.0).map_err(|e| ApiError::validation(&e))?;
         let created = self
             .roster
             .create_account(auth.0.user_id, input, &RequestContext::client())
@@ -182,15 +220,7 @@ impl AccountsApi {
         body: Json<UpdateAccountRequest>,
     ) -> Result<Json<Envelope<AccountDto>>, ApiError> {
         let id = account_id(&id.0)?;
-        let body = body.0;
-        let patch = AccountPatch {
-            name: body.name,
-            notes: match body.notes {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(notes) => Some(Some(notes)),
-            },
-        };
+        let patch = AccountPatch::try_from(body.0).map_err(|e| ApiError::validation(&e))?;
         let account = self
             .roster
             .update_account(auth.0.user_id, id, patch, &RequestContext::client())

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use application::api_keys::{ApiKeyService, CreatedKey};
-use domain::{ApiKey, ApiKeyId};
+use domain::{ApiKey, ApiKeyId, ApiKeyName, ValidationErrors};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -68,7 +68,7 @@ impl From<ApiKey> for ApiKeyDto {
 }
 
 /// A new key with its secret, shown this once.
-#[derive(Debug, Object)]
+#[derive(Object)]
 #[oai(rename_all = "camelCase")]
 struct CreatedKeyDto {
     id: Uuid,
@@ -78,6 +78,19 @@ struct CreatedKeyDto {
     key: String,
     created_at: OffsetDateTime,
     expires_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for CreatedKeyDto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKeyDto")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("prefix", &self.prefix)
+            .field("key", &crate::auth_api::REDACTED)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl From<CreatedKey> for CreatedKeyDto {
@@ -126,11 +139,21 @@ impl ApiKeysApi {
         auth: BearerAuth,
         body: Json<CreateKeyRequest>,
     ) -> Result<Created, ApiError> {
+        let body = body.0;
+        let name = match ApiKeyName::parse(&body.name) {
+            Ok(name) => name,
+            Err(error) => {
+                // One answer names every field at fault.
+                let mut errors = ValidationErrors(vec![error]);
+                self.keys.check_expiry(body.expires_at, &mut errors);
+                return Err(ApiError::validation(&errors));
+            }
+        };
         let created = self
             .keys
             .create(
                 auth.0.user_id,
-                &body.name,
+                name,
                 body.expires_at,
                 &RequestContext::client(),
             )
@@ -157,5 +180,29 @@ impl ApiKeysApi {
             )
             .await?;
         Ok(Revoked::Done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_created_key_answer_never_shows_the_key() {
+        let secret = "rk_s3cretKeyMaterialThatMustNotLeak";
+        let answer = CreatedKeyDto {
+            id: Uuid::nil(),
+            name: "ci".into(),
+            prefix: "rk_s3cre".into(),
+            key: secret.into(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at: None,
+        };
+        let debug = format!("{answer:?}");
+        assert!(!debug.contains(secret), "{debug}");
+        assert!(
+            debug.contains("[redacted]") && debug.contains("ci"),
+            "{debug}"
+        );
     }
 }

@@ -5,12 +5,19 @@
 //! with every single-character answer; `PATCH` honours `If-Match` with
 //! strong comparison, so two clients editing the same version cannot both
 //! win.
+//!
+//! Each body and query is parsed here into the use case's command (names,
+//! levels, filters as domain types), every field error gathered into one
+//! 400; the use case checks only what needs storage.
 
 use std::sync::Arc;
 
-use application::characters::{CharacterPatch, CharacterQuery, NewCharacter, Precondition};
+use application::characters::{CharacterPatch, MAX_IDS, NewCharacter, Precondition};
 use application::roster::Roster;
-use domain::{AccountId, CharacterId, CharacterView};
+use domain::{
+    AccountId, CharacterFilter, CharacterId, CharacterSort, CharacterView, ClassId, FieldError,
+    Level, RosterName, SearchText, ServerId, ValidationErrors,
+};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -106,6 +113,26 @@ struct CreateCharacterRequest {
     account_id: Uuid,
 }
 
+impl TryFrom<CreateCharacterRequest> for NewCharacter {
+    type Error = ValidationErrors;
+
+    fn try_from(body: CreateCharacterRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let name = errors.collect(RosterName::parse("name", &body.name));
+        let level = errors.collect(Level::new("level", body.level));
+        match (name, level) {
+            (Some(name), Some(level)) => Ok(Self {
+                name,
+                level,
+                class_id: ClassId(body.class_id),
+                server_id: ServerId(body.server_id),
+                account_id: AccountId::from_uuid(body.account_id),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// What to change: a field left out is kept.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
@@ -126,6 +153,98 @@ struct UpdateCharacterRequest {
     /// One of the caller's accounts (404 otherwise).
     #[oai(deserialize_with = "crate::fields::roster::patch_account_id")]
     account_id: Option<Uuid>,
+}
+
+impl TryFrom<UpdateCharacterRequest> for CharacterPatch {
+    type Error = ValidationErrors;
+
+    fn try_from(body: UpdateCharacterRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let name = body
+            .name
+            .map(|raw| errors.collect(RosterName::parse("name", &raw)));
+        let level = body
+            .level
+            .map(|raw| errors.collect(Level::new("level", raw)));
+        errors.into_result()?;
+        Ok(Self {
+            name: name.flatten(),
+            level: level.flatten(),
+            class_id: body.class_id.map(ClassId),
+            server_id: body.server_id.map(ServerId),
+            account_id: body.account_id.map(AccountId::from_uuid),
+        })
+    }
+}
+
+/// The query of a character list, as the client sent it.
+struct ListQuery {
+    search: Option<String>,
+    class_ids: Vec<i32>,
+    server_ids: Vec<i32>,
+    account_ids: Vec<Uuid>,
+    level_min: Option<i64>,
+    level_max: Option<i64>,
+    sort: Option<String>,
+}
+
+impl ListQuery {
+    /// The list's filter and order, every field at fault named at once.
+    fn parse(self) -> Result<(CharacterFilter, CharacterSort), ValidationErrors> {
+        let query = self;
+        let mut errors = ValidationErrors::default();
+        let search = errors
+            .collect(SearchText::parse(query.search.as_deref()))
+            .flatten();
+        let level_min = query
+            .level_min
+            .and_then(|v| errors.collect(Level::new("levelMin", v)));
+        let level_max = query
+            .level_max
+            .and_then(|v| errors.collect(Level::new("levelMax", v)));
+        if let (Some(min), Some(max)) = (level_min, level_max)
+            && min > max
+        {
+            errors
+                .0
+                .push(FieldError::new("levelMin", "must not exceed levelMax"));
+        }
+        for (field, count) in [
+            ("classIds", query.class_ids.len()),
+            ("serverIds", query.server_ids.len()),
+            ("accountIds", query.account_ids.len()),
+        ] {
+            if count > MAX_IDS {
+                errors.0.push(FieldError::new(
+                    field,
+                    format!("must hold at most {MAX_IDS} ids"),
+                ));
+            }
+        }
+        let sort = match query.sort.as_deref() {
+            None => Some(CharacterSort::default()),
+            Some(raw) => errors.collect(CharacterSort::parse(raw).ok_or_else(|| {
+                FieldError::new(
+                    "sort",
+                    "must be one of name, -name, level, -level, createdAt, -createdAt",
+                )
+            })),
+        };
+        errors.into_result()?;
+        let filter = CharacterFilter {
+            search: search.map(SearchText::into_string),
+            class_ids: query.class_ids.into_iter().map(ClassId).collect(),
+            server_ids: query.server_ids.into_iter().map(ServerId).collect(),
+            account_ids: query
+                .account_ids
+                .into_iter()
+                .map(AccountId::from_uuid)
+                .collect(),
+            level_min,
+            level_max,
+        };
+        Ok((filter, sort.unwrap_or_default()))
+    }
 }
 
 /// The characters to delete.
@@ -247,22 +366,20 @@ impl CharactersApi {
         per_page: Query<Option<i64>>,
     ) -> Result<Json<PageEnvelope<CharacterDto>>, ApiError> {
         let page = page_request(page.0, per_page.0)?;
-        let query = CharacterQuery {
+        let (filter, sort) = ListQuery {
             search: search.0,
             class_ids: class_ids.0,
             server_ids: server_ids.0,
-            account_ids: account_ids
-                .0
-                .into_iter()
-                .map(AccountId::from_uuid)
-                .collect(),
+            account_ids: account_ids.0,
             level_min: level_min.0,
             level_max: level_max.0,
             sort: sort.0,
-        };
+        }
+        .parse()
+        .map_err(|errors| ApiError::validation(&errors))?;
         let found = self
             .roster
-            .list_characters(auth.0.user_id, query, page)
+            .list_characters(auth.0.user_id, &filter, sort, page)
             .await?;
         Ok(Json(PageEnvelope::of(found, page)))
     }
@@ -279,12 +396,10 @@ impl CharactersApi {
         body: Json<CreateCharacterRequest>,
     ) -> Result<Created, ApiError> {
         let body = body.0;
-        let input = NewCharacter {
-            name: body.name,
-            level: body.level,
-            class_id: body.class_id,
-            server_id: body.server_id,
-            account_id: AccountId::from_uuid(body.account_id),
+        let catalog = (Some(ClassId(body.class_id)), Some(ServerId(body.server_id)));
+        let input = match NewCharacter::try_from(body) {
+            Ok(input) => input,
+            Err(errors) => return Err(self.refuse(errors, catalog).await),
         };
         let created = self
             .roster
@@ -351,12 +466,10 @@ impl CharactersApi {
     ) -> Result<One, ApiError> {
         let id = character_id(&id.0)?;
         let body = body.0;
-        let patch = CharacterPatch {
-            name: body.name,
-            level: body.level,
-            class_id: body.class_id,
-            server_id: body.server_id,
-            account_id: body.account_id.map(AccountId::from_uuid),
+        let catalog = (body.class_id.map(ClassId), body.server_id.map(ServerId));
+        let patch = match CharacterPatch::try_from(body) {
+            Ok(patch) => patch,
+            Err(errors) => return Err(self.refuse(errors, catalog).await),
         };
         let character = self
             .roster
@@ -390,9 +503,155 @@ impl CharactersApi {
     }
 }
 
+impl CharactersApi {
+    /// The 400 for a body that did not parse: it also names a class or a
+    /// server the catalog lacks, as one answer lists every field at fault.
+    async fn refuse(
+        &self,
+        mut errors: ValidationErrors,
+        (class, server): (Option<ClassId>, Option<ServerId>),
+    ) -> ApiError {
+        match self.roster.check_catalog(class, server, &mut errors).await {
+            Ok(()) => ApiError::validation(&errors),
+            Err(error) => error.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn query() -> ListQuery {
+        ListQuery {
+            search: None,
+            class_ids: Vec::new(),
+            server_ids: Vec::new(),
+            account_ids: Vec::new(),
+            level_min: None,
+            level_max: None,
+            sort: None,
+        }
+    }
+
+    fn refused_fields(query: ListQuery) -> Vec<&'static str> {
+        match query.parse() {
+            Err(errors) => errors.0.iter().map(|e| e.field).collect(),
+            Ok(parsed) => panic!("accepted: {parsed:?}"),
+        }
+    }
+
+    #[test]
+    fn a_list_query_becomes_the_domain_filter_and_order() {
+        let (filter, sort) = ListQuery {
+            search: Some("  HA ".into()),
+            class_ids: vec![1, 7],
+            level_min: Some(50),
+            level_max: Some(120),
+            sort: Some("-createdAt".into()),
+            ..query()
+        }
+        .parse()
+        .expect("valid");
+        assert_eq!(filter.search.as_deref(), Some("HA"));
+        assert_eq!(filter.class_ids, [ClassId(1), ClassId(7)]);
+        assert_eq!(filter.level_min.map(Level::get), Some(50));
+        assert_eq!(filter.level_max.map(Level::get), Some(120));
+        assert_eq!(sort, CharacterSort::CreatedAtDesc);
+        assert_eq!(query().parse().expect("empty").1, CharacterSort::NameAsc);
+    }
+
+    #[test]
+    fn a_bad_list_query_names_each_field_at_fault() {
+        for (bad, field) in [
+            (
+                ListQuery {
+                    sort: Some("age".into()),
+                    ..query()
+                },
+                "sort",
+            ),
+            (
+                ListQuery {
+                    level_min: Some(0),
+                    ..query()
+                },
+                "levelMin",
+            ),
+            (
+                ListQuery {
+                    level_max: Some(201),
+                    ..query()
+                },
+                "levelMax",
+            ),
+            (
+                ListQuery {
+                    level_min: Some(100),
+                    level_max: Some(50),
+                    ..query()
+                },
+                "levelMin",
+            ),
+            (
+                ListQuery {
+                    class_ids: (0..101).collect(),
+                    ..query()
+                },
+                "classIds",
+            ),
+            (
+                ListQuery {
+                    search: Some("a\u{0}b".into()),
+                    ..query()
+                },
+                "search",
+            ),
+        ] {
+            assert_eq!(refused_fields(bad), [field]);
+        }
+        let all = ListQuery {
+            sort: Some("age".into()),
+            level_max: Some(0),
+            server_ids: (0..101).collect(),
+            ..query()
+        };
+        assert_eq!(refused_fields(all), ["levelMax", "serverIds", "sort"]);
+    }
+
+    #[test]
+    fn a_body_names_each_field_at_fault_in_one_answer() {
+        let create = CreateCharacterRequest {
+            name: "a\u{7}b".into(),
+            level: 0,
+            class_id: 1,
+            server_id: 1,
+            account_id: Uuid::nil(),
+        };
+        let errors = NewCharacter::try_from(create).expect_err("refused");
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["name", "level"]);
+        let patch = UpdateCharacterRequest {
+            name: None,
+            level: Some(201),
+            class_id: None,
+            server_id: None,
+            account_id: None,
+        };
+        let errors = CharacterPatch::try_from(patch).expect_err("refused");
+        assert_eq!(errors.0[0].field, "level");
+        let fine = UpdateCharacterRequest {
+            name: Some("Ana".into()),
+            level: None,
+            class_id: Some(3),
+            server_id: None,
+            account_id: None,
+        };
+        let patch = CharacterPatch::try_from(fine).expect("valid");
+        assert_eq!(patch.name.as_ref().map(RosterName::as_str), Some("Ana"));
+        assert_eq!(patch.class_id, Some(ClassId(3)));
+        assert_eq!(patch.level, None);
+    }
 
     #[test]
     fn if_match_star_or_absent_is_no_precondition() {

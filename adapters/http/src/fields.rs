@@ -301,6 +301,14 @@ pub fn path_uuid(name: &'static str, raw: &str) -> Result<uuid::Uuid, crate::err
     })
 }
 
+/// A list's `search` (trimmed; blank is none), with a 400 naming it.
+pub fn search_text(
+    raw: Option<&str>,
+) -> Result<Option<domain::SearchText>, crate::error::ApiError> {
+    domain::SearchText::parse(raw)
+        .map_err(|error| crate::error::ApiError::validation(&domain::ValidationErrors(vec![error])))
+}
+
 /// The `page` and `perPage` of an offset-paged list (defaults 1 and 20).
 pub fn page_request(
     page: Option<i64>,

@@ -228,8 +228,8 @@ impl ProgressionsApi {
     ) -> Result<Json<PageEnvelope<ProgressionDto>>, ApiError> {
         let character = character_id(&id.0)?;
         let page = page_request(page.0, per_page.0)?;
-        let kind = kind.0.map(|k| ItemKind::from(k).as_str());
-        let status = status.0.map(|s| ProgressStatus::from(s).as_str());
+        let kind = kind.0.map(ItemKind::from);
+        let status = status.0.map(ProgressStatus::from);
         let list = self
             .roster
             .list_progressions(auth.0.user_id, character, kind, status, page)
@@ -281,7 +281,7 @@ impl ProgressionsApi {
     ) -> Result<Json<Envelope<ProgressionDto>>, ApiError> {
         let character = character_id(&id.0)?;
         let item = item(&item_id.0)?;
-        let status = ProgressStatus::from(body.0.status).as_str();
+        let status = ProgressStatus::from(body.0.status);
         let progression = self
             .roster
             .set_progression(

@@ -1,15 +1,18 @@
 //! `/api/v1/teams`: groups of up to eight of the caller's characters that
 //! play together on one server. An access token or an API key is accepted.
 //!
-//! The member rules (the caller's live characters, distinct, at most eight,
-//! one server) are the use cases'; this module only reads the body strictly
-//! and shapes the answers.
+//! Bodies are parsed here into the use cases' commands (a name, a
+//! description, a [`TeamMembers`] list of at most eight distinct ids),
+//! every field error gathered into one 400. The member rules that need
+//! storage (the caller's live characters, one server) are the use cases'.
 
 use std::sync::Arc;
 
 use application::roster::Roster;
 use application::teams::{NewTeam, TeamPatch};
-use domain::{CharacterId, CharacterView, TeamId, TeamView};
+use domain::{
+    CharacterId, CharacterView, Notes, RosterName, TeamId, TeamMembers, TeamView, ValidationErrors,
+};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::{MaybeUndefined, ParseError, ParseResult};
@@ -21,7 +24,7 @@ use uuid::Uuid;
 use crate::context::RequestContext;
 use crate::envelope::{Envelope, PageEnvelope};
 use crate::error::ApiError;
-use crate::fields::{page_request, path_uuid};
+use crate::fields::{page_request, path_uuid, search_text};
 use crate::security::CallerAuth;
 
 #[derive(Tags)]
@@ -126,6 +129,56 @@ struct UpdateTeamRequest {
     member_ids: Option<Vec<Uuid>>,
 }
 
+impl TryFrom<CreateTeamRequest> for NewTeam {
+    type Error = ValidationErrors;
+
+    fn try_from(body: CreateTeamRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let name = errors.collect(RosterName::parse("name", &body.name));
+        let description = match body.description {
+            MaybeUndefined::Value(raw) => errors.collect(Notes::parse("description", &raw)),
+            MaybeUndefined::Null | MaybeUndefined::Undefined => Some(None),
+        };
+        let member_ids = errors.collect(TeamMembers::new(
+            "memberIds",
+            character_ids(&body.member_ids),
+        ));
+        match (name, description, member_ids) {
+            (Some(name), Some(description), Some(member_ids)) => Ok(Self {
+                name,
+                description,
+                member_ids,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl TryFrom<UpdateTeamRequest> for TeamPatch {
+    type Error = ValidationErrors;
+
+    fn try_from(body: UpdateTeamRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let name = body
+            .name
+            .map(|raw| errors.collect(RosterName::parse("name", &raw)));
+        let description = match body.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(Some(None)),
+            MaybeUndefined::Value(raw) => Some(errors.collect(Notes::parse("description", &raw))),
+        };
+        let member_ids = body
+            .member_ids
+            .map(|ids| errors.collect(TeamMembers::new("memberIds", character_ids(&ids))));
+        errors.into_result()?;
+        Ok(Self {
+            name: name.flatten(),
+            description: description.flatten(),
+            member_ids: member_ids.flatten(),
+        })
+    }
+}
+
 #[derive(ApiResponse)]
 enum Created {
     #[oai(status = 201)]
@@ -165,9 +218,10 @@ impl TeamsApi {
         per_page: Query<Option<i64>>,
     ) -> Result<Json<PageEnvelope<TeamDto>>, ApiError> {
         let page = page_request(page.0, per_page.0)?;
+        let search = search_text(search.0.as_deref())?;
         let teams = self
             .roster
-            .list_teams(auth.0.user_id, search.0.as_deref(), page)
+            .list_teams(auth.0.user_id, search.as_ref(), page)
             .await?;
         Ok(Json(PageEnvelope::of(teams, page)))
     }
@@ -183,12 +237,7 @@ impl TeamsApi {
         auth: CallerAuth,
         body: Json<CreateTeamRequest>,
     ) -> Result<Created, ApiError> {
-        let Json(body) = body;
-        let input = NewTeam {
-            name: body.name,
-            description: body.description.take(),
-            member_ids: character_ids(&body.member_ids),
-        };
+        let input = NewTeam::try_from(body.0).map_err(|e| ApiError::validation(&e))?;
         let team = self
             .roster
             .create_team(auth.0.user_id, input, &RequestContext::client())
@@ -220,16 +269,7 @@ impl TeamsApi {
         body: Json<UpdateTeamRequest>,
     ) -> Result<Json<Envelope<TeamDto>>, ApiError> {
         let id = team_id(&id.0)?;
-        let Json(body) = body;
-        let patch = TeamPatch {
-            name: body.name,
-            description: match body.description {
-                MaybeUndefined::Undefined => None,
-                MaybeUndefined::Null => Some(None),
-                MaybeUndefined::Value(text) => Some(Some(text)),
-            },
-            member_ids: body.member_ids.as_deref().map(character_ids),
-        };
+        let patch = TeamPatch::try_from(body.0).map_err(|e| ApiError::validation(&e))?;
         let team = self
             .roster
             .update_team(auth.0.user_id, id, patch, &RequestContext::client())

@@ -112,3 +112,148 @@ async fn the_openapi_document_declares_the_bearer_scheme_and_error_answers() {
         );
     }
 }
+
+/// The bound `keyword` that the document declares on `property` of the
+/// request body schema `schema` (possibly inside an `allOf`).
+fn declared_bound(
+    document: &serde_json::Value,
+    schema: &str,
+    property: &str,
+    keyword: &str,
+) -> u64 {
+    fn find(value: &serde_json::Value, keyword: &str) -> Option<u64> {
+        match value {
+            serde_json::Value::Object(map) => map
+                .get(keyword)
+                .and_then(serde_json::Value::as_u64)
+                .or_else(|| map.values().find_map(|v| find(v, keyword))),
+            serde_json::Value::Array(items) => items.iter().find_map(|v| find(v, keyword)),
+            _ => None,
+        }
+    }
+    let declared = &document["components"]["schemas"][schema]["properties"][property];
+    find(declared, keyword)
+        .unwrap_or_else(|| panic!("{schema}.{property} declares no {keyword}: {declared:#}"))
+}
+
+/// The `maxLength` the document declares on the query parameter `name` of
+/// the operation `operation_id`.
+fn declared_query_bound(document: &serde_json::Value, operation_id: &str, name: &str) -> u64 {
+    let operation = document["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|path| path.as_object().expect("path").values())
+        .find(|op| op["operationId"] == operation_id)
+        .unwrap_or_else(|| panic!("no operation {operation_id}"));
+    let parameter = operation["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{operation_id} has no parameter {name}"));
+    parameter["schema"]["maxLength"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{operation_id}?{name} declares no maxLength"))
+}
+
+/// poem-openapi's validators take literals only, so each bound the
+/// document declares is tied here to the domain constant it documents: a
+/// change of one without the other fails this test.
+#[test]
+fn the_documents_bounds_are_the_domains() {
+    use domain::query::SearchText;
+    use domain::{ApiKeyName, DisplayName, Email, Notes, Password, RosterName, Team};
+
+    let document: serde_json::Value =
+        serde_json::from_str(&openapi_document(&deps(), &config())).expect("json");
+    let as_u64 = |n: usize| n as u64;
+    let name = |schema: &str| {
+        (
+            declared_bound(&document, schema, "name", "minLength"),
+            declared_bound(&document, schema, "name", "maxLength"),
+        )
+    };
+    let roster_name = (as_u64(RosterName::MIN_CHARS), as_u64(RosterName::MAX_CHARS));
+    for schema in [
+        "CreateCharacterRequest",
+        "UpdateCharacterRequest",
+        "CreateAccountRequest",
+        "UpdateAccountRequest",
+        "CreateTeamRequest",
+        "UpdateTeamRequest",
+    ] {
+        assert_eq!(name(schema), roster_name, "{schema}.name");
+    }
+    for (schema, property) in [
+        ("CreateAccountRequest", "notes"),
+        ("UpdateAccountRequest", "notes"),
+        ("CreateTeamRequest", "description"),
+        ("UpdateTeamRequest", "description"),
+    ] {
+        assert_eq!(
+            declared_bound(&document, schema, property, "maxLength"),
+            as_u64(Notes::MAX_CHARS),
+            "{schema}.{property}"
+        );
+    }
+    for schema in ["CreateTeamRequest", "UpdateTeamRequest"] {
+        assert_eq!(
+            declared_bound(&document, schema, "memberIds", "maxItems"),
+            as_u64(Team::MAX_MEMBERS),
+            "{schema}.memberIds"
+        );
+    }
+    assert_eq!(
+        declared_bound(&document, "BulkDeleteRequest", "ids", "maxItems"),
+        as_u64(application::characters::MAX_IDS)
+    );
+    for schema in ["RegisterRequest", "LoginRequest"] {
+        assert_eq!(
+            declared_bound(&document, schema, "email", "maxLength"),
+            as_u64(Email::MAX_CHARS),
+            "{schema}.email"
+        );
+        assert_eq!(
+            declared_bound(&document, schema, "password", "maxLength"),
+            as_u64(Password::MAX_CHARS),
+            "{schema}.password"
+        );
+    }
+    assert_eq!(
+        declared_bound(&document, "RegisterRequest", "password", "minLength"),
+        as_u64(Password::MIN_CHARS)
+    );
+    assert_eq!(
+        declared_bound(&document, "RegisterRequest", "displayName", "maxLength"),
+        as_u64(DisplayName::MAX_CHARS)
+    );
+    for (property, min) in [
+        ("currentPassword", None),
+        ("newPassword", Some(Password::MIN_CHARS)),
+    ] {
+        assert_eq!(
+            declared_bound(&document, "ChangePasswordRequest", property, "maxLength"),
+            as_u64(Password::MAX_CHARS),
+            "{property}"
+        );
+        if let Some(min) = min {
+            assert_eq!(
+                declared_bound(&document, "ChangePasswordRequest", property, "minLength"),
+                as_u64(min),
+                "{property}"
+            );
+        }
+    }
+    assert_eq!(
+        declared_bound(&document, "CreateKeyRequest", "name", "maxLength"),
+        as_u64(ApiKeyName::MAX_CHARS)
+    );
+    for operation in ["teams.list", "catalog.items"] {
+        assert_eq!(
+            declared_query_bound(&document, operation, "search"),
+            as_u64(SearchText::MAX_CHARS),
+            "{operation}?search"
+        );
+    }
+}

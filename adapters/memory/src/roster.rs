@@ -171,7 +171,9 @@ impl State {
             .collect();
         TeamView {
             team: Team {
-                member_ids: members.iter().map(|m| m.character.id).collect(),
+                member_ids: domain::TeamMembers::from_stored(
+                    members.iter().map(|m| m.character.id).collect(),
+                ),
                 ..team.clone()
             },
             members,

@@ -60,20 +60,12 @@ fn account_from_row(row: &Row) -> Result<GameAccount, RepoError> {
     let corrupt = |what: &str| corrupt("game_accounts", what);
     let name: String = row.try_get("name").map_err(|_| corrupt("name"))?;
     let notes: Option<String> = row.try_get("notes").map_err(|_| corrupt("notes"))?;
-    let notes = match notes {
-        None => None,
-        // Stored notes are never empty: `None` from a parse is corruption.
-        Some(notes) => Some(
-            Notes::parse("notes", &notes)
-                .ok()
-                .flatten()
-                .ok_or_else(|| corrupt("notes"))?,
-        ),
-    };
+    // Only parsed names and notes are ever written.
+    let notes = notes.map(Notes::from_stored);
     Ok(GameAccount {
         id: AccountId::from_uuid(row.try_get("id").map_err(|_| corrupt("id"))?),
         owner: UserId::from_uuid(row.try_get("owner_id").map_err(|_| corrupt("owner_id"))?),
-        name: RosterName::parse("name", &name).map_err(|_| corrupt("name"))?,
+        name: RosterName::from_stored(name),
         notes,
         created_at: row
             .try_get("created_at")

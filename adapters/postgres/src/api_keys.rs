@@ -30,8 +30,9 @@ fn select() -> SelectStatement {
         .to_owned()
 }
 
-/// A stored row back into the domain. A row that breaks a domain rule is
-/// a corrupt database, reported as such rather than trusted.
+/// A stored row back into the domain. Values are trusted as stored (only
+/// parsed ones are ever written); a column that does not read as its type,
+/// or an unknown enum value, is a corrupt row, reported as such.
 fn from_row(row: &Row) -> Result<ApiKey, RepoError> {
     let corrupt = |what: &str| RepoError::unknown(format!("corrupt api_keys row: {what}"));
     let name: String = row.try_get("name").map_err(|_| corrupt("name"))?;
@@ -40,7 +41,8 @@ fn from_row(row: &Row) -> Result<ApiKey, RepoError> {
     Ok(ApiKey {
         id: ApiKeyId::from_uuid(row.try_get("id").map_err(|_| corrupt("id"))?),
         owner: UserId::from_uuid(row.try_get("owner_id").map_err(|_| corrupt("owner_id"))?),
-        name: ApiKeyName::parse(&name).map_err(|_| corrupt("name"))?,
+        // Only parsed names are ever written.
+        name: ApiKeyName::from_stored(name),
         prefix: row.try_get("prefix").map_err(|_| corrupt("prefix"))?,
         key_hash: TokenHash(hash),
         created_at: row

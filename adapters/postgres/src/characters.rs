@@ -134,8 +134,9 @@ fn character_from_columns(row: &Row, names: &ColumnNames) -> Result<Character, R
         account_id: AccountId::from_uuid(
             row.try_get(account_id).map_err(|_| corrupt("account_id"))?,
         ),
-        name: RosterName::parse("name", &name_text).map_err(|_| corrupt("name"))?,
-        level: Level::new("level", level_value.into()).map_err(|_| corrupt("level"))?,
+        // Only parsed names and checked levels are ever written.
+        name: RosterName::from_stored(name_text),
+        level: Level::from_stored(level_value),
         class_id: ClassId(row.try_get(class_id).map_err(|_| corrupt("class_id"))?),
         server_id: ServerId(row.try_get(server_id).map_err(|_| corrupt("server_id"))?),
         version: row.try_get(version).map_err(|_| corrupt("version"))?,

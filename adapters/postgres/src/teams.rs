@@ -57,21 +57,14 @@ fn team_from_row(row: &Row) -> Result<Team, RepoError> {
     let description: Option<String> = row
         .try_get("description")
         .map_err(|_| corrupt("description"))?;
-    let description = match description {
-        None => None,
-        Some(text) => Some(
-            Notes::parse("description", &text)
-                .ok()
-                .flatten()
-                .ok_or_else(|| corrupt("description"))?,
-        ),
-    };
+    // Only parsed names and descriptions are ever written.
+    let description = description.map(Notes::from_stored);
     Ok(Team {
         id: TeamId::from_uuid(row.try_get("id").map_err(|_| corrupt("id"))?),
         owner: UserId::from_uuid(row.try_get("owner_id").map_err(|_| corrupt("owner_id"))?),
-        name: RosterName::parse("name", &name).map_err(|_| corrupt("name"))?,
+        name: RosterName::from_stored(name),
         description,
-        member_ids: Vec::new(),
+        member_ids: domain::TeamMembers::default(),
         created_at: row
             .try_get("created_at")
             .map_err(|_| corrupt("created_at"))?,
@@ -100,7 +93,7 @@ fn members_insert(team: &Team) -> Option<InsertStatement> {
         TeamMembers::CharacterId,
         TeamMembers::Position,
     ]);
-    for (position, member) in (0_i16..).zip(&team.member_ids) {
+    for (position, member) in (0_i16..).zip(team.member_ids.iter()) {
         insert.values_panic([
             team.id.as_uuid().into(),
             member.as_uuid().into(),
@@ -143,7 +136,9 @@ impl<E: Exec> Repos<E> {
             .into_iter()
             .map(|mut team| {
                 let members = members.remove(&team.id).unwrap_or_default();
-                team.member_ids = members.iter().map(|m| m.character.id).collect();
+                team.member_ids = domain::TeamMembers::from_stored(
+                    members.iter().map(|m| m.character.id).collect(),
+                );
                 TeamView { team, members }
             })
             .collect())
@@ -206,14 +201,16 @@ fn update_statement(team: &Team) -> WithQuery {
     // Each member as `SELECT id, $member::uuid, $position::smallint FROM
     // updated_team`: nothing is placed unless the team matched. The casts
     // give the parameters their types, which a SELECT list does not infer.
-    let mut rows = (0_i16..).zip(&team.member_ids).map(|(position, member)| {
-        Query::select()
-            .column((UPDATED, Teams::Id))
-            .expr(Expr::val(member.as_uuid()).cast_as("uuid"))
-            .expr(Expr::val(position).cast_as("smallint"))
-            .from(UPDATED)
-            .to_owned()
-    });
+    let mut rows = (0_i16..)
+        .zip(team.member_ids.iter())
+        .map(|(position, member)| {
+            Query::select()
+                .column((UPDATED, Teams::Id))
+                .expr(Expr::val(member.as_uuid()).cast_as("uuid"))
+                .expr(Expr::val(position).cast_as("smallint"))
+                .from(UPDATED)
+                .to_owned()
+        });
     if let Some(mut placed) = rows.next() {
         for row in rows {
             placed.union(UnionType::All, row);

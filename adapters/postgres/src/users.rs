@@ -32,8 +32,9 @@ fn select() -> SelectStatement {
         .to_owned()
 }
 
-/// A stored row back into the domain. A row that breaks a domain rule is
-/// a corrupt database, reported as such rather than trusted.
+/// A stored row back into the domain. Values are trusted as stored (only
+/// parsed ones are ever written); a column that does not read as its type,
+/// or an unknown enum value, is a corrupt row, reported as such.
 fn from_row(row: &Row) -> Result<User, RepoError> {
     let corrupt = |what: &str| RepoError::unknown(format!("corrupt users row: {what}"));
     let email: String = row.try_get("email").map_err(|_| corrupt("email"))?;
@@ -43,8 +44,9 @@ fn from_row(row: &Row) -> Result<User, RepoError> {
     let role: String = row.try_get("role").map_err(|_| corrupt("role"))?;
     Ok(User {
         id: UserId::from_uuid(row.try_get("id").map_err(|_| corrupt("id"))?),
-        email: Email::parse(&email).map_err(|_| corrupt("email"))?,
-        display_name: DisplayName::parse(&display_name).map_err(|_| corrupt("display_name"))?,
+        // Only parsed addresses and names are ever written.
+        email: Email::from_stored(email),
+        display_name: DisplayName::from_stored(display_name),
         role: Role::parse(&role).ok_or_else(|| corrupt("role"))?,
         password_hash: PasswordHash::new(
             row.try_get("password_hash")

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use domain::ports::{Clock, PasswordHasher, Random, Storage, TokenSigner, Verification};
 use domain::session::SessionLifetimes;
 use domain::{
-    AccessClaims, ApiKeySecret, DisplayName, Email, FamilyId, Password, RefreshToken, RepoError,
-    RevokeReason, Role, Session, SessionId, User, UserId, ValidationErrors,
+    AccessClaims, AccessToken, ApiKeySecret, DisplayName, Email, FamilyId, Password, RefreshToken,
+    RepoError, RevokeReason, Role, Session, SessionId, User, UserId, ValidationErrors,
 };
 use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
@@ -34,17 +34,20 @@ pub struct AuthPolicy {
     pub touch_interval: Duration,
 }
 
+impl AuthPolicy {
+    /// The access-token lifetime when configuration does not set one: 900 s.
+    pub const DEFAULT_ACCESS_TTL: Duration = Duration::minutes(15);
+    /// How often `last_used_at` is written when configuration does not say.
+    pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::minutes(1);
+}
+
 impl Default for AuthPolicy {
     fn default() -> Self {
         Self {
-            access_ttl: Duration::minutes(15),
-            lifetimes: SessionLifetimes {
-                absolute: Duration::days(30),
-                idle: Duration::days(7),
-                reuse_grace: Duration::seconds(10),
-            },
+            access_ttl: Self::DEFAULT_ACCESS_TTL,
+            lifetimes: SessionLifetimes::default(),
             admin_emails: HashSet::new(),
-            touch_interval: Duration::minutes(1),
+            touch_interval: Self::DEFAULT_TOUCH_INTERVAL,
         }
     }
 }
@@ -80,7 +83,7 @@ pub struct Caller {
 pub struct IssuedSession {
     pub user: User,
     pub session_id: SessionId,
-    pub access_token: String,
+    pub access_token: AccessToken,
     pub access_token_expires_at: OffsetDateTime,
     pub refresh_token: RefreshToken,
     pub refresh_token_expires_at: OffsetDateTime,
@@ -105,20 +108,13 @@ pub enum LogoutScope {
     Global,
 }
 
-pub struct Registration<'a> {
-    pub email: &'a str,
-    pub password: &'a str,
-    pub display_name: &'a str,
-}
-
-impl std::fmt::Debug for Registration<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registration")
-            .field("email", &self.email)
-            .field("password", &"[redacted]")
-            .field("display_name", &self.display_name)
-            .finish()
-    }
+/// A registration, parsed by the driving adapter (the password's `Debug`
+/// shows none of it).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: Email,
+    pub password: Password,
+    pub display_name: DisplayName,
 }
 
 /// The ports authentication needs.
@@ -162,17 +158,14 @@ impl AuthService {
     /// Creates an account and logs it in.
     pub async fn register(
         &self,
-        input: Registration<'_>,
+        input: Registration,
         client: &ClientInfo,
     ) -> Result<IssuedSession, AuthError> {
-        let mut errors = ValidationErrors::default();
-        let email = errors.collect(Email::parse(input.email));
-        let password = errors.collect(Password::parse(input.password, "password"));
-        let display_name = errors.collect(DisplayName::parse(input.display_name));
-        let (Some(email), Some(password), Some(display_name)) = (email, password, display_name)
-        else {
-            return Err(AuthError::Validation(errors));
-        };
+        let Registration {
+            email,
+            password,
+            display_name,
+        } = input;
 
         // Checked before the costly hash; the unique constraint still decides
         // a race between two registrations of one address.
@@ -636,11 +629,9 @@ impl AuthService {
         &self,
         principal: &Principal,
         current: SecretString,
-        new: &str,
+        new: Password,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let new = Password::parse(new, "newPassword")
-            .map_err(|e| AuthError::Validation(ValidationErrors(vec![e])))?;
         let user = self.me(principal).await?;
         if let Verification::Mismatch = self
             .ports
@@ -796,7 +787,7 @@ impl AuthService {
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok(IssuedSession {
             session_id: session.id,
-            access_token,
+            access_token: AccessToken::new(access_token),
             access_token_expires_at,
             refresh_token,
             refresh_token_expires_at: session.expires_at,

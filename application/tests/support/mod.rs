@@ -23,7 +23,8 @@ use domain::ports::{
 };
 use domain::{
     AccountId, AuditEntry, AuditFilter, AuditId, AuditValue, CatalogItem, CharacterClass,
-    CharacterId, CharacterView, GameServer, ItemKind, RepoError, ServerId, UserId,
+    CharacterId, CharacterView, GameServer, ItemKind, Level, Notes, RepoError, RosterName,
+    ServerId, TeamMembers, UserId,
 };
 
 pub struct Harness {
@@ -94,7 +95,7 @@ impl Harness {
             .create_account(
                 owner,
                 NewAccount {
-                    name: name.to_owned(),
+                    name: roster_name(name),
                     notes: None,
                 },
                 &self.client,
@@ -108,10 +109,10 @@ impl Harness {
     /// A new character input on the first class and server of the catalog.
     pub fn new_character(&self, account: AccountId, name: &str) -> NewCharacter {
         NewCharacter {
-            name: name.to_owned(),
-            level: 1,
-            class_id: self.classes[0].id.0,
-            server_id: self.servers[0].id.0,
+            name: roster_name(name),
+            level: level(1),
+            class_id: self.classes[0].id,
+            server_id: self.servers[0].id,
             account_id: account,
         }
     }
@@ -139,7 +140,7 @@ impl Harness {
         server: ServerId,
     ) -> CharacterView {
         let input = NewCharacter {
-            server_id: server.0,
+            server_id: server,
             ..self.new_character(account, name)
         };
         self.roster
@@ -203,6 +204,26 @@ pub fn change<'e>(entry: &'e AuditEntry, field: &str) -> Option<(&'e AuditValue,
         .into_iter()
         .find(|(f, _, _)| *f == field)
         .map(|(_, from, to)| (from, to))
+}
+
+/// A name as the driving adapter parses it; panics on a bad fixture.
+pub fn roster_name(raw: &str) -> RosterName {
+    RosterName::parse("name", raw).unwrap_or_else(|e| panic!("fixture name {raw:?}: {e:?}"))
+}
+
+/// Notes as the driving adapter parses them (blank is none).
+pub fn notes(raw: &str) -> Option<Notes> {
+    Notes::parse("notes", raw).unwrap_or_else(|e| panic!("fixture notes {raw:?}: {e:?}"))
+}
+
+pub fn level(value: i64) -> Level {
+    Level::new("level", value).unwrap_or_else(|e| panic!("fixture level {value}: {e:?}"))
+}
+
+/// A member list as the driving adapter parses it.
+pub fn members(ids: &[CharacterId]) -> TeamMembers {
+    TeamMembers::new("memberIds", ids.to_vec())
+        .unwrap_or_else(|e| panic!("fixture members {ids:?}: {e:?}"))
 }
 
 pub fn text(value: &str) -> AuditValue {

@@ -12,7 +12,7 @@ use domain::ports::Random;
 use super::FreshStorage;
 use domain::{
     AccountId, Character, CharacterId, GameAccount, Level, Notes, ProgressStatus, Progression,
-    RosterName, Team, TeamId,
+    RosterName, Team, TeamId, TeamMembers,
 };
 use domain::{
     ApiKey, ApiKeyId, ApiKeyName, ApiKeySecret, AuditEntry, AuditId, AuditValue, CatalogItem,
@@ -784,6 +784,12 @@ pub async fn store_characters(storage: &FreshStorage, characters: &[&Character])
     }
 }
 
+/// A team's member list; panics on a list the domain refuses.
+pub fn team_members(ids: &[CharacterId]) -> TeamMembers {
+    TeamMembers::new("memberIds", ids.to_vec())
+        .unwrap_or_else(|e| panic!("fixture members {ids:?}: {e:?}"))
+}
+
 /// Starts a team of `owner` with a unique name, no description and no
 /// member, created and updated at [`BASE`].
 pub fn a_team_of(owner: UserId) -> TeamBuilder {
@@ -792,7 +798,7 @@ pub fn a_team_of(owner: UserId) -> TeamBuilder {
         owner,
         name: roster_name(&format!("Team {}", unique_suffix())),
         description: None,
-        member_ids: Vec::new(),
+        member_ids: TeamMembers::default(),
         created_at: BASE,
         updated_at: BASE,
     })
@@ -820,7 +826,7 @@ impl TeamBuilder {
 
     /// The members, in this order.
     pub fn members(mut self, members: &[&Character]) -> Self {
-        self.0.member_ids = members.iter().map(|c| c.id).collect();
+        self.0.member_ids = team_members(&members.iter().map(|c| c.id).collect::<Vec<_>>());
         self
     }
 

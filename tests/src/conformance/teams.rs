@@ -3,13 +3,13 @@
 //! Owners, accounts, members and the catalog naming the members are stored
 //! first, so a backend with foreign keys runs the same bodies.
 
-use domain::{Character, GameAccount, PageRequest, Team, TeamView, User};
+use domain::{Character, GameAccount, PageRequest, Team, TeamMembers, TeamView, User};
 
 use super::FreshStorage;
 use super::fixtures::{
     DRACONIROS, FECA, IMAGIRO, IOP, SACRIER, a_character_of, a_team_of, assert_duplicate, at,
     notes, roster_name, store_characters, store_teams, stored_account, stored_roster_catalog,
-    stored_user,
+    stored_user, team_members,
 };
 
 fn page(page: i64, per_page: i64) -> PageRequest {
@@ -44,7 +44,7 @@ async fn roster(storage: &FreshStorage) -> Roster {
 fn view(team: &Team, account: &GameAccount, members: &[&Character]) -> TeamView {
     TeamView {
         team: Team {
-            member_ids: members.iter().map(|c| c.id).collect(),
+            member_ids: team_members(&members.iter().map(|c| c.id).collect::<Vec<_>>()),
             ..team.clone()
         },
         members: members
@@ -183,7 +183,7 @@ pub async fn another_users_team_is_not_found_listed_updated_or_deleted(storage: 
     let stolen = Team {
         owner: intruder.id,
         name: roster_name("Stolen"),
-        member_ids: Vec::new(),
+        member_ids: TeamMembers::default(),
         ..team.clone()
     };
     let update = teams.update(&stolen).await;
@@ -246,7 +246,7 @@ pub async fn updating_a_team_writes_its_name_description_members_and_updated_at(
     let changed = Team {
         name: roster_name("BEFORE and after"),
         description: Some(notes("new")),
-        member_ids: vec![c.id, a.id],
+        member_ids: team_members(&[c.id, a.id]),
         created_at: at(999),
         updated_at: at(100),
         ..team.clone()
@@ -254,7 +254,7 @@ pub async fn updating_a_team_writes_its_name_description_members_and_updated_at(
     let emptied = Team {
         name: roster_name("before AND AFTER"),
         description: None,
-        member_ids: Vec::new(),
+        member_ids: TeamMembers::default(),
         updated_at: at(200),
         ..changed.clone()
     };
@@ -294,7 +294,7 @@ pub async fn updating_a_team_to_another_teams_name_is_a_duplicate_and_writes_not
     store_teams(&storage, &[&taken, &team]).await;
     let clash = Team {
         name: roster_name("tAkEn"),
-        member_ids: vec![r.members[1].id],
+        member_ids: team_members(&[r.members[1].id]),
         updated_at: at(100),
         ..team.clone()
     };
@@ -421,7 +421,7 @@ pub async fn team_writes_in_a_transaction_dropped_without_commit_leave_nothing(
     let tx = storage.begin().await.expect("begin");
     tx.teams().insert(&added).await.expect("insert");
     let changed = Team {
-        member_ids: vec![b.id],
+        member_ids: team_members(&[b.id]),
         updated_at: at(50),
         ..updated.clone()
     };
