@@ -159,7 +159,9 @@ impl<E: Exec> CatalogRepository for Repos<E> {
                 ]
             },
         ));
-        self.0.execute_all(&statements).await
+        let replaced = self.0.execute_all(&statements).await;
+        self.1.forget();
+        replaced
     }
 
     async fn version(&self) -> Result<Option<String>, RepoError> {

@@ -19,6 +19,7 @@ use sea_query::{
 use sea_query_postgres::PostgresBinder;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::Repos;
 use crate::catalog::contains_pattern;
@@ -146,23 +147,21 @@ fn character_from_columns(row: &Row, names: &ColumnNames) -> Result<Character, R
     })
 }
 
-/// [`CharacterRepository::find`]: the hottest read, so its text is fixed.
-/// The character is found by its primary key first (the `MATERIALIZED`
-/// step), then checked to be the owner's and live: planned from the
-/// owner's indexes instead, it would read every character of the owner to
-/// find one, which a planner without statistics on a young table picks.
+/// [`CharacterRepository::find`]: the hottest read, so its text is fixed,
+/// and the class's and server's names come from the names the storage
+/// holds ([`crate::catalog_names`]) rather than two more joins. The
+/// character is found by its primary key first (the `MATERIALIZED` step),
+/// then checked to be the owner's and live: planned from the owner's
+/// indexes instead, it would read every character of the owner to find
+/// one, which a planner without statistics on a young table picks.
 const FIND_SQL: &str = r#"
 WITH c AS MATERIALIZED (SELECT * FROM characters WHERE id = $1)
 SELECT
     c.id, c.owner_id, c.account_id, c.name, c.level, c.class_id, c.server_id, c.version,
     c.created_at, c.updated_at, c.deleted_at,
-    a.name AS account_name,
-    COALESCE(cc.name, '') AS class_name,
-    COALESCE(cs.name, '') AS server_name
+    a.name AS account_name
 FROM c
 JOIN game_accounts AS a ON a.id = c.account_id
-LEFT JOIN catalog_classes AS cc ON cc.id = c.class_id
-LEFT JOIN catalog_servers AS cs ON cs.id = c.server_id
 WHERE c.owner_id = $2 AND c.deleted_at IS NULL
 "#;
 
@@ -442,11 +441,21 @@ impl<E: Exec> CharacterRepository for Repos<E> {
         owner: UserId,
         id: CharacterId,
     ) -> Result<Option<CharacterView>, RepoError> {
-        let rows = self
-            .0
-            .query(FIND_SQL, &[&id.as_uuid(), &owner.as_uuid()])
-            .await?;
-        rows.first().map(view_from_row).transpose()
+        let (id, owner) = (id.as_uuid(), owner.as_uuid());
+        let params: [&(dyn ToSql + Sync); 2] = [&id, &owner];
+        let (rows, names) = futures::try_join!(self.0.query(FIND_SQL, &params), self.1.get(self))?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let character = character_from_row(row)?;
+        Ok(Some(CharacterView {
+            account_name: row
+                .try_get("account_name")
+                .map_err(|_| corrupt("characters", "account_name"))?,
+            class_name: names.class(character.class_id.0),
+            server_name: names.server(character.server_id.0),
+            character,
+        }))
     }
 
     async fn find_many(

@@ -11,6 +11,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod catalog;
+mod catalog_names;
 mod characters;
 mod error;
 mod exec;
@@ -41,6 +42,7 @@ pub use migrate::{MIGRATIONS, MigrationError, Migrator};
 #[doc(hidden)]
 pub use characters::{StatementSql, character_list_sql};
 
+use catalog_names::CatalogNames;
 use exec::{Exec, PoolExec, TxExec};
 
 /// How long a request waits for a pooled connection before the database
@@ -55,8 +57,9 @@ pub enum ConnectError {
     Pool(String),
 }
 
-/// Repositories over one way of reaching the database.
-pub(crate) struct Repos<E>(pub(crate) E);
+/// Repositories over one way of reaching the database, and the catalog
+/// names the storage holds (shared by its transactions).
+pub(crate) struct Repos<E>(pub(crate) E, pub(crate) std::sync::Arc<CatalogNames>);
 
 impl<E: Exec> Repos<E> {
     /// Runs `query` and maps each row with `from_row`, which reports a row
@@ -133,7 +136,10 @@ impl PgStorage {
             .build()
             .map_err(|e| ConnectError::Pool(e.to_string()))?;
         Ok(Self {
-            repos: std::sync::Arc::new(Repos(PoolExec(pool.clone()))),
+            repos: std::sync::Arc::new(Repos(
+                PoolExec(pool.clone()),
+                std::sync::Arc::new(CatalogNames::default()),
+            )),
             pool,
         })
     }
@@ -190,7 +196,10 @@ impl Storage for PgStorage {
 
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         let exec = TxExec::begin(&self.pool).await?;
-        Ok(Box::new(PgTransaction(Repos(exec))))
+        Ok(Box::new(PgTransaction(Repos(
+            exec,
+            std::sync::Arc::clone(&self.repos.1),
+        ))))
     }
 
     async fn ping(&self) -> Result<(), RepoError> {
