@@ -43,6 +43,9 @@ impl UndoLog {
     }
 }
 
+/// Every table, behind the backend's one lock. Users and sessions keep
+/// their indexes here; their writes (in `users.rs`, `sessions.rs`) keep
+/// them in step.
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) users: HashMap<UserId, User>,
