@@ -166,10 +166,9 @@ impl Roster {
         let now = self.now();
         if current.character_count > 0 {
             if !cascade {
-                return Err(RosterError::Conflict(format!(
-                    "the account still has {} character(s); delete them first or pass cascade=true",
-                    current.character_count
-                )));
+                return Err(RosterError::AccountHasCharacters {
+                    count: current.character_count,
+                });
             }
             let deleted = tx.characters().delete_by_account(owner, id, now).await?;
             for character in deleted {

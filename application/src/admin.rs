@@ -35,10 +35,12 @@ pub enum AdminError {
     /// Input broke a rule (400).
     #[error("invalid input: {0}")]
     Validation(ValidationErrors),
-    /// The change is valid in itself but not for this target (409): an
-    /// administrator demoting or disabling themself.
-    #[error("{0}")]
-    Conflict(&'static str),
+    /// An administrator removing their own admin role (409).
+    #[error("administrators cannot remove their own admin role")]
+    CannotDemoteSelf,
+    /// An administrator disabling their own account (409).
+    #[error("administrators cannot disable their own account")]
+    CannotDisableSelf,
     #[error(transparent)]
     Storage(#[from] RepoError),
 }
@@ -186,14 +188,10 @@ impl AdminService {
         }
         if id == caller.user_id {
             if patch.role == Some(Role::User) {
-                return Err(AdminError::Conflict(
-                    "administrators cannot remove their own admin role",
-                ));
+                return Err(AdminError::CannotDemoteSelf);
             }
             if patch.disabled == Some(true) {
-                return Err(AdminError::Conflict(
-                    "administrators cannot disable their own account",
-                ));
+                return Err(AdminError::CannotDisableSelf);
             }
         }
 

@@ -1,8 +1,10 @@
 //! The audit trail: how use cases record their changes, and how users and
-//! administrators read them.
+//! administrators read them ([`AuditLog`] serves a user their own entries).
 //!
 //! An entry is appended in the same unit of work as the change it records;
 //! this module only builds entries and pages through them.
+
+use std::sync::Arc;
 
 use crate::context::ClientInfo;
 use crate::cursor;
@@ -66,10 +68,44 @@ pub enum AuditError {
     Storage(#[from] RepoError),
 }
 
+/// A user's own trail.
+pub struct AuditLog {
+    storage: Arc<dyn Storage>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditLog")
+    }
+}
+
+impl AuditLog {
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self { storage }
+    }
+
+    /// A page of the entries `actor` wrote, narrowed by resource, newest
+    /// first. Whatever `filter` says of the actor, only `actor`'s own
+    /// entries are read.
+    pub async fn own(
+        &self,
+        actor: UserId,
+        filter: AuditFilter,
+        cursor: Option<&str>,
+        per_page: usize,
+    ) -> Result<AuditPage, AuditError> {
+        let filter = AuditFilter {
+            actor_id: Some(actor),
+            ..filter
+        };
+        list(self.storage.as_ref(), &filter, cursor, per_page).await
+    }
+}
+
 /// A page of the entries matching `filter`, after `cursor` (as handed out
 /// in a previous page). Keyset paging: entries written meanwhile do not
 /// shift later pages.
-pub async fn list(
+pub(crate) async fn list(
     storage: &dyn Storage,
     filter: &AuditFilter,
     cursor: Option<&str>,

@@ -1,5 +1,7 @@
 //! The reference catalog: loading the bundled snapshot into storage, and
-//! reading classes, servers and items.
+//! reading classes, servers and items ([`CatalogService`]).
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -42,12 +44,15 @@ pub async fn load_if_empty(
     Ok(true)
 }
 
-pub async fn classes(storage: &dyn Storage) -> Result<Vec<CharacterClass>, CatalogError> {
-    Ok(storage.catalog().classes().await?)
+/// The catalog as clients read it.
+pub struct CatalogService {
+    storage: Arc<dyn Storage>,
 }
 
-pub async fn servers(storage: &dyn Storage) -> Result<Vec<GameServer>, CatalogError> {
-    Ok(storage.catalog().servers().await?)
+impl std::fmt::Debug for CatalogService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CatalogService")
+    }
 }
 
 /// One page of items, by id.
@@ -58,28 +63,43 @@ pub struct ItemsPage {
     pub next_cursor: Option<String>,
 }
 
-/// Items of `kind` whose name contains `search`, after `cursor`.
-pub async fn items(
-    storage: &dyn Storage,
-    kind: Option<ItemKind>,
-    search: Option<&str>,
-    cursor: Option<&str>,
-    per_page: usize,
-) -> Result<ItemsPage, CatalogError> {
-    let after = cursor.map(decode_cursor).transpose()?;
-    let search = query_text::search(search)
-        .map_err(|e| CatalogError::Validation(ValidationErrors(vec![e])))?;
-    let mut items = storage
-        .catalog()
-        .items(kind, search.as_deref(), after, per_page + 1)
-        .await?;
-    let next_cursor = if items.len() > per_page {
-        items.truncate(per_page);
-        items.last().map(|last| encode_cursor(last.id))
-    } else {
-        None
-    };
-    Ok(ItemsPage { items, next_cursor })
+impl CatalogService {
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self { storage }
+    }
+
+    pub async fn classes(&self) -> Result<Vec<CharacterClass>, CatalogError> {
+        Ok(self.storage.catalog().classes().await?)
+    }
+
+    pub async fn servers(&self) -> Result<Vec<GameServer>, CatalogError> {
+        Ok(self.storage.catalog().servers().await?)
+    }
+
+    /// Items of `kind` whose name contains `search`, after `cursor`.
+    pub async fn items(
+        &self,
+        kind: Option<ItemKind>,
+        search: Option<&str>,
+        cursor: Option<&str>,
+        per_page: usize,
+    ) -> Result<ItemsPage, CatalogError> {
+        let after = cursor.map(decode_cursor).transpose()?;
+        let search = query_text::search(search)
+            .map_err(|e| CatalogError::Validation(ValidationErrors(vec![e])))?;
+        let mut items = self
+            .storage
+            .catalog()
+            .items(kind, search.as_deref(), after, per_page + 1)
+            .await?;
+        let next_cursor = if items.len() > per_page {
+            items.truncate(per_page);
+            items.last().map(|last| encode_cursor(last.id))
+        } else {
+            None
+        };
+        Ok(ItemsPage { items, next_cursor })
+    }
 }
 
 fn encode_cursor(id: ItemId) -> String {

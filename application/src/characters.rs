@@ -344,11 +344,9 @@ async fn check_teams_allow_move(
             .any(|m| m.character.id != character.id && m.character.server_id != character.server_id)
     });
     match blocking {
-        Some(team) => Err(RosterError::Conflict(format!(
-            "the character is in the team \"{}\", whose other members play on another server; \
-             remove it from the team first",
-            team.team.name
-        ))),
+        Some(team) => Err(RosterError::CharacterInTeamOnAnotherServer {
+            team: team.team.name.to_string(),
+        }),
         None => Ok(()),
     }
 }

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod characters;
 mod context;
 mod cursor;
+pub mod health;
 pub mod progressions;
 mod query_text;
 pub mod roster;

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use domain::ports::{Clock, Random, Storage, Transaction};
-use domain::{AuditEntry, AuditValue, Change, FieldError, RepoError, UserId, ValidationErrors};
+use domain::{
+    AuditEntry, AuditValue, Change, FieldError, RepoError, UniqueRule, UserId, ValidationErrors,
+};
 use time::OffsetDateTime;
 
 use crate::audit::{self, Resource};
@@ -30,11 +32,17 @@ pub enum RosterError {
         field: &'static str,
         message: String,
     },
-    /// The change is valid in itself but not now (409): deleting an account
-    /// that still has characters, moving a teamed character to another
-    /// server.
-    #[error("{0}")]
-    Conflict(String),
+    /// Deleting an account that still has `count` characters without
+    /// `cascade` (409).
+    #[error("the account still has {count} character(s); delete them first or pass cascade=true")]
+    AccountHasCharacters { count: u64 },
+    /// Moving a character to another server while it shares `team` with
+    /// characters that stay on the old one (409).
+    #[error(
+        "the character is in the team \"{team}\", whose other members play on another server; \
+         remove it from the team first"
+    )]
+    CharacterInTeamOnAnotherServer { team: String },
     /// `If-Match` names a version that is not the current one (412).
     #[error("the character has changed since it was read (its version is now {current})")]
     PreconditionFailed { current: i64 },
@@ -151,10 +159,13 @@ impl Changes {
     }
 }
 
-/// Maps a uniqueness violation on a name to a 409 naming `field`.
+/// Maps a broken name rule (an owner's accounts, characters on a server,
+/// teams) to a 409 naming `field`.
 pub(crate) fn duplicate_name(error: RepoError, field: &'static str, what: &str) -> RosterError {
     match error {
-        RepoError::Duplicate { .. } => RosterError::Duplicate {
+        RepoError::Duplicate(
+            UniqueRule::AccountName | UniqueRule::CharacterName | UniqueRule::TeamName,
+        ) => RosterError::Duplicate {
             field,
             message: format!("you already have {what} of that name"),
         },

@@ -341,7 +341,7 @@ async fn deleting_an_account_with_characters_needs_cascade() {
 
     let refused = h.roster.delete_account(owner, id, false, &h.client).await;
     assert!(
-        matches!(refused, Err(RosterError::Conflict(_))),
+        matches!(refused, Err(RosterError::AccountHasCharacters { count: 2 })),
         "{refused:?}"
     );
     assert_eq!(

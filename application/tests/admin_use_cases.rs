@@ -4,6 +4,7 @@
 
 mod support;
 
+use domain::ports::Repositories;
 use std::sync::Arc;
 
 use adapter_memory::MemoryStorage;
@@ -12,7 +13,7 @@ use application::ClientInfo;
 use application::admin::{AdminError, AdminService, UserPatch};
 use application::api_keys::ApiKeyService;
 use application::auth::Principal;
-use domain::ports::{Clock, Storage};
+use domain::ports::Clock;
 use domain::{
     AuditEntry, AuditFilter, AuditValue, DisplayName, Email, FamilyId, PasswordHash, RefreshToken,
     Role, Session, SessionId, User, UserId,
@@ -216,11 +217,11 @@ async fn an_admin_cannot_demote_or_disable_themself() {
         .await;
 
     assert!(
-        matches!(demoted, Err(AdminError::Conflict(_))),
+        matches!(demoted, Err(AdminError::CannotDemoteSelf)),
         "{demoted:?}"
     );
     assert!(
-        matches!(disabled, Err(AdminError::Conflict(_))),
+        matches!(disabled, Err(AdminError::CannotDisableSelf)),
         "{disabled:?}"
     );
     let stored = h.stored(admin.user_id).await;

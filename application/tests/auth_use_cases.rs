@@ -13,8 +13,8 @@ use application::auth::{
 };
 use async_trait::async_trait;
 use domain::ports::{
-    Clock, HashError, PasswordHasher, SessionRepository, Storage, Transaction, UserRepository,
-    Verification,
+    Clock, HashError, PasswordHasher, Repositories, RepositorySet, Storage, Transaction,
+    UserRepository, Verification,
 };
 use domain::{
     Email, Password, PasswordHash, RefreshToken, RepoError, Role, UserId, ValidationErrors,
@@ -842,35 +842,17 @@ struct StorageWithUsers {
     memory: MemoryStorage,
 }
 
-#[async_trait]
-impl Storage for StorageWithUsers {
+impl Repositories for StorageWithUsers {
+    fn repositories(&self) -> &dyn RepositorySet {
+        self.memory.repositories()
+    }
     fn users(&self) -> &dyn UserRepository {
         &self.users
     }
-    fn sessions(&self) -> &dyn SessionRepository {
-        self.memory.sessions()
-    }
-    fn audit(&self) -> &dyn domain::ports::AuditRepository {
-        self.memory.audit()
-    }
-    fn api_keys(&self) -> &dyn domain::ports::ApiKeyRepository {
-        self.memory.api_keys()
-    }
-    fn catalog(&self) -> &dyn domain::ports::CatalogRepository {
-        self.memory.catalog()
-    }
-    fn accounts(&self) -> &dyn domain::ports::AccountRepository {
-        self.memory.accounts()
-    }
-    fn characters(&self) -> &dyn domain::ports::CharacterRepository {
-        self.memory.characters()
-    }
-    fn teams(&self) -> &dyn domain::ports::TeamRepository {
-        self.memory.teams()
-    }
-    fn progressions(&self) -> &dyn domain::ports::ProgressionRepository {
-        self.memory.progressions()
-    }
+}
+
+#[async_trait]
+impl Storage for StorageWithUsers {
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         self.memory.begin().await
     }

@@ -503,7 +503,10 @@ async fn moving_a_teamed_character_to_another_server_conflicts() {
         .await;
 
     assert!(
-        matches!(result, Err(RosterError::Conflict(_))),
+        matches!(
+            result,
+            Err(RosterError::CharacterInTeamOnAnotherServer { .. })
+        ),
         "{result:?}"
     );
     let stored = h.roster.character(owner, a.character.id).await.expect("a");

@@ -14,8 +14,13 @@ use adapter_memory::MemoryStorage;
 use adapter_paseto::PasetoSigner;
 use adapter_postgres::PgStorage;
 use adapter_system::OsRandom;
+use application::admin::AdminService;
 use application::api_keys::ApiKeyService;
+use application::audit::AuditLog;
 use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
+use application::catalog::CatalogService;
+use application::health::Health;
+use application::roster::Roster;
 use domain::ports::{Clock, Random, Storage};
 use domain::session::SessionLifetimes;
 use hkdf::Hkdf;
@@ -99,19 +104,8 @@ impl App {
             random: Arc::clone(&random),
         };
         let auth = Arc::new(AuthService::new(ports, sealer, policy));
-        let api_keys = Arc::new(ApiKeyService::new(
-            Arc::clone(&storage),
-            Arc::clone(&clock),
-            Arc::clone(&random),
-        ));
         Ok(Self {
-            http: HttpDeps {
-                auth: Arc::clone(&auth),
-                api_keys,
-                storage,
-                clock,
-                random,
-            },
+            http: services(Arc::clone(&auth), storage, clock, random),
             http_config: HttpConfig {
                 public_url: config.public_url.clone(),
                 body_limit: config.body_limit,
@@ -144,6 +138,40 @@ impl App {
             .await;
         purge.abort();
         result
+    }
+}
+
+/// Every use case the HTTP layer serves, built over one storage: the one
+/// place where they are wired. `auth` is built apart because it needs the
+/// configured signer, hasher and policy.
+pub fn services(
+    auth: Arc<AuthService>,
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+) -> HttpDeps {
+    HttpDeps {
+        auth,
+        api_keys: Arc::new(ApiKeyService::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+        )),
+        roster: Arc::new(Roster::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+        )),
+        admin: Arc::new(AdminService::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+        )),
+        audit: Arc::new(AuditLog::new(Arc::clone(&storage))),
+        catalog: Arc::new(CatalogService::new(Arc::clone(&storage))),
+        health: Arc::new(Health::new(storage)),
+        clock,
+        random,
     }
 }
 

@@ -52,14 +52,67 @@ impl fmt::Display for ValidationErrors {
     }
 }
 
+/// A uniqueness rule of the stored data. A write that would break one
+/// fails with [`RepoError::Duplicate`] naming it, so a use case can tell
+/// the client which input collides without knowing how a backend enforces
+/// the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UniqueRule {
+    /// One user per id.
+    UserId,
+    /// One user per e-mail (stored lower-cased).
+    UserEmail,
+    /// One session per id.
+    SessionId,
+    /// One session per refresh-token hash.
+    SessionTokenHash,
+    /// One audit entry per id.
+    AuditEntryId,
+    /// One API key per id.
+    ApiKeyId,
+    /// One API key per secret hash.
+    ApiKeyHash,
+    /// One game account per id.
+    AccountId,
+    /// An owner's live game accounts have distinct names.
+    AccountName,
+    /// One character per id.
+    CharacterId,
+    /// An owner's live characters on one server have distinct names.
+    CharacterName,
+    /// One team per id.
+    TeamId,
+    /// An owner's teams have distinct names.
+    TeamName,
+}
+
+impl fmt::Display for UniqueRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rule = match self {
+            Self::UserId => "user id",
+            Self::UserEmail => "user e-mail",
+            Self::SessionId => "session id",
+            Self::SessionTokenHash => "session refresh-token hash",
+            Self::AuditEntryId => "audit entry id",
+            Self::ApiKeyId => "API key id",
+            Self::ApiKeyHash => "API key hash",
+            Self::AccountId => "game account id",
+            Self::AccountName => "game account name",
+            Self::CharacterId => "character id",
+            Self::CharacterName => "character name",
+            Self::TeamId => "team id",
+            Self::TeamName => "team name",
+        };
+        f.write_str(rule)
+    }
+}
+
 /// The error contract of every repository port.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
-    /// A uniqueness rule was broken; `constraint` names which one
-    /// (`users_email`, `sessions_token_hash`…), so the caller can tell the
-    /// client which field collides.
-    #[error("duplicate value for {constraint}")]
-    Duplicate { constraint: &'static str },
+    /// A uniqueness rule was broken; the rule says which one.
+    #[error("duplicate {0}")]
+    Duplicate(UniqueRule),
     /// The backing store cannot be reached now (connection lost, pool
     /// exhausted). Worth retrying later; maps to 503.
     #[error("storage unavailable: {0}")]

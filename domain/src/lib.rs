@@ -22,7 +22,7 @@ pub use audit::{AuditEntry, AuditFilter, AuditValue, Change};
 pub use catalog::{
     CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, ServerId,
 };
-pub use error::{FieldError, RepoError, ValidationErrors};
+pub use error::{FieldError, RepoError, UniqueRule, ValidationErrors};
 pub use ids::{AccountId, ApiKeyId, AuditId, CharacterId, FamilyId, SessionId, TeamId, UserId};
 pub use query::SearchText;
 pub use roster::{

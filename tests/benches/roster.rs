@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use adapter_postgres::PgStorage;
-use domain::ports::Storage;
+use domain::ports::Repositories;
 use domain::{CharacterFilter, CharacterSort, Level, PageRequest, UserId};
 use tests::pg::TestDatabase;
 use tests::roster_seed::seed_sql;

@@ -11,10 +11,7 @@ use adapter_postgres::PgStorage;
 use adapter_system::{OsRandom, SystemClock};
 use async_trait::async_trait;
 use domain::RepoError;
-use domain::ports::{
-    ApiKeyRepository, AuditRepository, CatalogRepository, Clock, SessionRepository, Storage,
-    Transaction, UserRepository,
-};
+use domain::ports::{Clock, Repositories, RepositorySet, Storage, Transaction};
 use tokio_postgres::NoTls;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -148,44 +145,14 @@ impl PgTestStorage {
     }
 }
 
+impl Repositories for PgTestStorage {
+    fn repositories(&self) -> &dyn RepositorySet {
+        self.storage.repositories()
+    }
+}
+
 #[async_trait]
 impl Storage for PgTestStorage {
-    fn users(&self) -> &dyn UserRepository {
-        self.storage.users()
-    }
-
-    fn sessions(&self) -> &dyn SessionRepository {
-        self.storage.sessions()
-    }
-
-    fn audit(&self) -> &dyn AuditRepository {
-        self.storage.audit()
-    }
-
-    fn api_keys(&self) -> &dyn ApiKeyRepository {
-        self.storage.api_keys()
-    }
-
-    fn catalog(&self) -> &dyn CatalogRepository {
-        self.storage.catalog()
-    }
-
-    fn accounts(&self) -> &dyn domain::ports::AccountRepository {
-        self.storage.accounts()
-    }
-
-    fn characters(&self) -> &dyn domain::ports::CharacterRepository {
-        self.storage.characters()
-    }
-
-    fn teams(&self) -> &dyn domain::ports::TeamRepository {
-        self.storage.teams()
-    }
-
-    fn progressions(&self) -> &dyn domain::ports::ProgressionRepository {
-        self.storage.progressions()
-    }
-
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         self.storage.begin().await
     }

@@ -368,7 +368,7 @@ async fn grant_admin_gives_the_admin_role_from_the_next_login() {
         resource_id: Some(user_id),
         ..Default::default()
     };
-    let trail = domain::ports::Storage::audit(&storage)
+    let trail = domain::ports::Repositories::audit(&storage)
         .list(&filter, None, 10)
         .await
         .expect("the trail");

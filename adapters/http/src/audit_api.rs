@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use domain::ports::Storage;
+use application::audit::AuditLog;
 use domain::{AuditEntry, AuditFilter, AuditValue};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -22,7 +22,7 @@ enum AuditTag {
 }
 
 pub struct AuditApi {
-    pub storage: Arc<dyn Storage>,
+    pub audit: Arc<AuditLog>,
 }
 
 /// One recorded change.
@@ -100,17 +100,19 @@ impl AuditApi {
         per_page: Query<u32>,
     ) -> Result<Json<CursorEnvelope<AuditEntryDto>>, ApiError> {
         let filter = AuditFilter {
-            actor_id: Some(auth.0.user_id),
+            actor_id: None,
             resource_type: resource_type.0,
             resource_id: resource_id.0,
         };
-        let page = application::audit::list(
-            self.storage.as_ref(),
-            &filter,
-            cursor.0.as_deref(),
-            per_page.0 as usize,
-        )
-        .await?;
+        let page = self
+            .audit
+            .own(
+                auth.0.user_id,
+                filter,
+                cursor.0.as_deref(),
+                per_page.0 as usize,
+            )
+            .await?;
         let entries = page.entries.into_iter().map(Into::into).collect();
         Ok(Json(CursorEnvelope::new(
             entries,

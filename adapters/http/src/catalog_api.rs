@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use domain::ports::Storage;
+use application::catalog::CatalogService;
 use domain::{CatalogItem, CharacterClass, GameServer, ItemKind};
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Json;
@@ -24,7 +24,7 @@ enum CatalogTag {
 }
 
 pub struct CatalogApi {
-    pub storage: Arc<dyn Storage>,
+    pub catalog: Arc<CatalogService>,
 }
 
 /// A class or a server.
@@ -171,7 +171,9 @@ impl CatalogApi {
         &self,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> Result<ClassesAnswer, ApiError> {
-        let classes: Vec<NamedDto> = application::catalog::classes(self.storage.as_ref())
+        let classes: Vec<NamedDto> = self
+            .catalog
+            .classes()
             .await?
             .into_iter()
             .map(Into::into)
@@ -190,7 +192,9 @@ impl CatalogApi {
         &self,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> Result<ClassesAnswer, ApiError> {
-        let servers: Vec<NamedDto> = application::catalog::servers(self.storage.as_ref())
+        let servers: Vec<NamedDto> = self
+            .catalog
+            .servers()
             .await?
             .into_iter()
             .map(Into::into)
@@ -220,14 +224,15 @@ impl CatalogApi {
         per_page: Query<u32>,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> Result<ItemsAnswer, ApiError> {
-        let page = application::catalog::items(
-            self.storage.as_ref(),
-            kind.0.map(Into::into),
-            search.0.as_deref(),
-            cursor.0.as_deref(),
-            per_page.0 as usize,
-        )
-        .await?;
+        let page = self
+            .catalog
+            .items(
+                kind.0.map(Into::into),
+                search.0.as_deref(),
+                cursor.0.as_deref(),
+                per_page.0 as usize,
+            )
+            .await?;
         let items: Vec<ItemDto> = page.items.into_iter().map(Into::into).collect();
         let tag_source = (items.to_json(), page.next_cursor.clone());
         let envelope = CursorEnvelope::new(items, per_page.0, page.next_cursor);

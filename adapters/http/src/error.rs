@@ -1,9 +1,9 @@
 //! The one place where failures become HTTP answers.
 //!
-//! Each [`ErrorCode`] has one status. Use-case errors convert through
-//! `From`; errors that poem itself raises (unparseable JSON, a wrong content
-//! type, an unknown route…) are converted by [`from_poem_error`] in the
-//! envelope middleware. A 500 never says more than "internal error": the
+//! Each [`ErrorCode`] has one status, both written in one table. Use-case
+//! errors convert through `From`; errors that poem itself raises
+//! (unparseable JSON, a wrong content type, an unknown route…) are
+//! converted in `poem_errors`. A 500 never says more than "internal error": the
 //! detail goes to the log.
 
 use application::auth::AuthError;
@@ -14,77 +14,64 @@ use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 
 use crate::envelope::{ErrorDetails, ErrorEnvelope, ErrorInfo, FieldIssue, Meta};
+pub use crate::poem_errors::from_poem_error;
 
 /// Seconds a client should wait after a 503.
 const RETRY_AFTER_SECS: u64 = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    Validation,
-    Unauthenticated,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    Conflict,
-    PreconditionFailed,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    RateLimited,
-    Internal,
-    ServiceUnavailable,
+/// Declares [`ErrorCode`] from one table: each code, its wire name and its
+/// status, written once.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $code:ident = $name:literal, $status:ident;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $code,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the table's order.
+            pub const ALL: &[ErrorCode] = &[$(Self::$code),*];
+
+            /// The code as the envelope spells it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$code => $name,)*
+                }
+            }
+
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$code => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    Validation = "VALIDATION_ERROR", BAD_REQUEST;
+    Unauthenticated = "UNAUTHENTICATED", UNAUTHORIZED;
+    Forbidden = "FORBIDDEN", FORBIDDEN;
+    NotFound = "NOT_FOUND", NOT_FOUND;
+    MethodNotAllowed = "METHOD_NOT_ALLOWED", METHOD_NOT_ALLOWED;
+    Conflict = "CONFLICT", CONFLICT;
+    PreconditionFailed = "PRECONDITION_FAILED", PRECONDITION_FAILED;
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE", PAYLOAD_TOO_LARGE;
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", UNSUPPORTED_MEDIA_TYPE;
+    RateLimited = "RATE_LIMITED", TOO_MANY_REQUESTS;
+    Internal = "INTERNAL_ERROR", INTERNAL_SERVER_ERROR;
+    ServiceUnavailable = "SERVICE_UNAVAILABLE", SERVICE_UNAVAILABLE;
 }
 
 impl ErrorCode {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Validation => "VALIDATION_ERROR",
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::NotFound => "NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            Self::Conflict => "CONFLICT",
-            Self::PreconditionFailed => "PRECONDITION_FAILED",
-            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::Internal => "INTERNAL_ERROR",
-            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
-        }
-    }
-
-    pub const fn status(self) -> StatusCode {
-        match self {
-            Self::Validation => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict => StatusCode::CONFLICT,
-            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// The code for a status poem produced on its own.
+    /// The code for a status poem produced on its own; a status no code
+    /// has is an internal error.
     pub fn from_status(status: StatusCode) -> Self {
-        match status.as_u16() {
-            400 => Self::Validation,
-            401 => Self::Unauthenticated,
-            403 => Self::Forbidden,
-            404 => Self::NotFound,
-            405 => Self::MethodNotAllowed,
-            409 => Self::Conflict,
-            412 => Self::PreconditionFailed,
-            413 => Self::PayloadTooLarge,
-            415 => Self::UnsupportedMediaType,
-            429 => Self::RateLimited,
-            503 => Self::ServiceUnavailable,
-            _ => Self::Internal,
-        }
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|code| code.status() == status)
+            .unwrap_or(Self::Internal)
     }
 }
 
@@ -215,7 +202,9 @@ impl From<AuthError> for ApiError {
                     message: "is already registered".into(),
                 }])),
             ),
-            AuthError::Conflict(message) => Self::new(ErrorCode::Conflict, message),
+            AuthError::PasswordChangedConcurrently => {
+                Self::new(ErrorCode::Conflict, error.to_string())
+            }
             AuthError::InvalidCredentials => {
                 Self::new(ErrorCode::Unauthenticated, error.to_string())
             }
@@ -281,7 +270,9 @@ impl From<application::admin::AdminError> for ApiError {
                 Self::new(ErrorCode::NotFound, "not found")
             }
             AdminError::Validation(errors) => Self::validation(&errors),
-            AdminError::Conflict(message) => Self::new(ErrorCode::Conflict, message),
+            AdminError::CannotDemoteSelf | AdminError::CannotDisableSelf => {
+                Self::new(ErrorCode::Conflict, error.to_string())
+            }
             AdminError::Storage(error) => error.into(),
         }
     }
@@ -301,7 +292,10 @@ impl From<application::roster::RosterError> for ApiError {
                     message: "is already taken".into(),
                 }])),
             ),
-            RosterError::Conflict(message) => Self::new(ErrorCode::Conflict, message),
+            RosterError::AccountHasCharacters { .. }
+            | RosterError::CharacterInTeamOnAnotherServer { .. } => {
+                Self::new(ErrorCode::Conflict, error.to_string())
+            }
             RosterError::PreconditionFailed { .. } => {
                 Self::new(ErrorCode::PreconditionFailed, error.to_string())
             }
@@ -324,118 +318,18 @@ impl From<application::catalog::CatalogError> for ApiError {
     }
 }
 
-/// Turns an error that poem or poem-openapi raised before any handler ran
-/// into an envelope with the right code.
-pub fn from_poem_error(error: poem::Error) -> Response {
-    if error.is_from_response() {
-        return error.into_response();
-    }
-    // The route's name, for the access log, survives the conversion.
-    let operation = error.data::<poem_openapi::OperationId>().copied();
-    let mut response = render_poem_error(error);
-    if let Some(operation) = operation {
-        response.set_data(operation);
-    }
-    response
-}
-
-fn render_poem_error(error: poem::Error) -> Response {
-    use poem_openapi::error::{
-        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
-        ParseRequestPayloadError,
-    };
-
-    let field_issue = |field: &str, message: &str| {
-        Some(ErrorDetails::fields(vec![FieldIssue {
-            field: field.to_owned(),
-            message: message.to_owned(),
-        }]))
-    };
-    if let Some(e) = error.downcast_ref::<ParseRequestPayloadError>() {
-        let details = payload_field(&e.reason).map(|field| {
-            ErrorDetails::fields(vec![FieldIssue {
-                field,
-                message: e.reason.clone(),
-            }])
-        });
-        return render(
-            ErrorCode::Validation,
-            format!("invalid request body: {}", e.reason),
-            details,
-        );
-    }
-    if let Some(e) = error.downcast_ref::<ParseParamError>() {
-        return render(
-            ErrorCode::Validation,
-            e.to_string(),
-            field_issue(e.name, &e.reason),
-        );
-    }
-    if let Some(e) = error.downcast_ref::<ParsePathError>() {
-        return render(
-            ErrorCode::Validation,
-            e.to_string(),
-            field_issue(e.name, &e.reason),
-        );
-    }
-    if let Some(e) = error.downcast_ref::<ContentTypeError>() {
-        return render(ErrorCode::UnsupportedMediaType, e.to_string(), None);
-    }
-    if error.is::<AuthorizationError>() {
-        return ApiError::unauthenticated().into_response();
-    }
-    let code = ErrorCode::from_status(error.status());
-    let message = match code {
-        ErrorCode::NotFound => "no such route".to_owned(),
-        ErrorCode::MethodNotAllowed => "method not allowed on this route".to_owned(),
-        ErrorCode::PayloadTooLarge => "request body too large".to_owned(),
-        ErrorCode::Internal => {
-            tracing::error!(error = %error, "unhandled error");
-            "internal error".to_owned()
-        }
-        _ => error.to_string(),
-    };
-    render(code, message, None)
-}
-
-/// The field a poem-openapi body error names (`field `email` …`), if any.
-fn payload_field(reason: &str) -> Option<String> {
-    let start = reason.find("field `")? + "field `".len();
-    let len = reason[start..].find('`')?;
-    Some(reason[start..start + len].to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_code_maps_back_from_its_status() {
-        for code in [
-            ErrorCode::Validation,
-            ErrorCode::Unauthenticated,
-            ErrorCode::Forbidden,
-            ErrorCode::NotFound,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::Conflict,
-            ErrorCode::PreconditionFailed,
-            ErrorCode::PayloadTooLarge,
-            ErrorCode::UnsupportedMediaType,
-            ErrorCode::RateLimited,
-            ErrorCode::Internal,
-            ErrorCode::ServiceUnavailable,
-        ] {
+        for &code in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_status(code.status()), code);
         }
-    }
-
-    #[test]
-    fn payload_errors_name_their_field() {
         assert_eq!(
-            payload_field("failed to parse \"Register\": field `displayName` verification failed")
-                .as_deref(),
-            Some("displayName")
+            ErrorCode::from_status(StatusCode::BAD_GATEWAY),
+            ErrorCode::Internal
         );
-        assert_eq!(payload_field("expected value at line 1 column 1"), None);
     }
 }

@@ -21,6 +21,7 @@ mod envelope;
 mod error;
 mod fields;
 mod payload;
+mod poem_errors;
 mod progressions_api;
 mod security;
 mod shell;
@@ -31,9 +32,12 @@ use std::sync::Arc;
 
 use application::admin::AdminService;
 use application::api_keys::ApiKeyService;
+use application::audit::AuditLog;
 use application::auth::AuthService;
+use application::catalog::CatalogService;
+use application::health::Health;
 use application::roster::Roster;
-use domain::ports::{Clock, Random, Storage};
+use domain::ports::{Clock, Random};
 use poem::endpoint::make_sync;
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, Route};
@@ -55,13 +59,20 @@ use crate::shell::Shell;
 use crate::system_api::SystemApi;
 use crate::teams_api::TeamsApi;
 
-/// Everything the HTTP layer is given by the composition root.
+/// Everything the HTTP layer is given by the composition root: the use
+/// cases, already built, and the clock and randomness the request shell
+/// needs (timestamps, request ids). Never a storage: routes reach data only
+/// through a use case.
 #[derive(Clone)]
 #[allow(missing_debug_implementations)] // trait objects; nothing worth printing
 pub struct HttpDeps {
     pub auth: Arc<AuthService>,
     pub api_keys: Arc<ApiKeyService>,
-    pub storage: Arc<dyn Storage>,
+    pub roster: Arc<Roster>,
+    pub admin: Arc<AdminService>,
+    pub audit: Arc<AuditLog>,
+    pub catalog: Arc<CatalogService>,
+    pub health: Arc<Health>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
 }
@@ -97,11 +108,7 @@ type Apis = (
 );
 
 fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()> {
-    let roster = Arc::new(Roster::new(
-        Arc::clone(&deps.storage),
-        Arc::clone(&deps.clock),
-        Arc::clone(&deps.random),
-    ));
+    let roster = &deps.roster;
     let apis = (
         AuthApi {
             auth: Arc::clone(&deps.auth),
@@ -111,33 +118,31 @@ fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()>
             },
         },
         AccountsApi {
-            roster: Arc::clone(&roster),
+            roster: Arc::clone(roster),
         },
         CharactersApi {
-            roster: Arc::clone(&roster),
+            roster: Arc::clone(roster),
         },
         TeamsApi {
-            roster: Arc::clone(&roster),
+            roster: Arc::clone(roster),
         },
-        ProgressionsApi { roster },
+        ProgressionsApi {
+            roster: Arc::clone(roster),
+        },
         ApiKeysApi {
             keys: Arc::clone(&deps.api_keys),
         },
         AuditApi {
-            storage: Arc::clone(&deps.storage),
+            audit: Arc::clone(&deps.audit),
         },
         AdminApi {
-            admin: Arc::new(AdminService::new(
-                Arc::clone(&deps.storage),
-                Arc::clone(&deps.clock),
-                Arc::clone(&deps.random),
-            )),
+            admin: Arc::clone(&deps.admin),
         },
         CatalogApi {
-            storage: Arc::clone(&deps.storage),
+            catalog: Arc::clone(&deps.catalog),
         },
         SystemApi {
-            storage: Arc::clone(&deps.storage),
+            health: Arc::clone(&deps.health),
         },
     );
     OpenApiService::new(apis, "Roster", env!("CARGO_PKG_VERSION"))

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use domain::ports::Storage;
+use application::health::Health;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
@@ -16,7 +16,7 @@ enum SystemTag {
 }
 
 pub struct SystemApi {
-    pub storage: Arc<dyn Storage>,
+    pub health: Arc<Health>,
 }
 
 #[derive(Debug, Object)]
@@ -61,7 +61,7 @@ impl SystemApi {
     /// 200 when the storage answers, else 503.
     #[oai(path = "/health/ready", method = "get", operation_id = "health.ready")]
     async fn ready(&self) -> ReadyResponse {
-        let database = match self.storage.ping().await {
+        let database = match self.health.storage().await {
             Ok(()) => "ok",
             Err(error) => {
                 tracing::warn!(%error, "readiness: storage down");

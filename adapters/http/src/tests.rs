@@ -7,6 +7,7 @@ use adapter_memory::MemoryStorage;
 use adapter_paseto::PasetoSigner;
 use adapter_system::{OsRandom, SystemClock};
 use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
+use domain::ports::Storage;
 use poem::endpoint::make_sync;
 use poem::test::TestClient;
 use secrecy::SecretBox;
@@ -48,7 +49,19 @@ fn deps() -> HttpDeps {
             Arc::clone(&clock),
             Arc::clone(&random),
         )),
-        storage,
+        roster: Arc::new(Roster::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+        )),
+        admin: Arc::new(AdminService::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+        )),
+        audit: Arc::new(AuditLog::new(Arc::clone(&storage))),
+        catalog: Arc::new(CatalogService::new(Arc::clone(&storage))),
+        health: Arc::new(Health::new(storage)),
         clock,
         random,
     }

@@ -5,12 +5,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::ports::AccountRepository;
 use domain::roster::name_key;
-use domain::{AccountId, AccountView, GameAccount, PageRequest, Paged, RepoError, UserId};
+use domain::{
+    AccountId, AccountView, GameAccount, PageRequest, Paged, RepoError, UniqueRule, UserId,
+};
 use time::OffsetDateTime;
 
-use crate::roster::{StoredAccount, name_matches, page_of};
-use crate::state::State;
-use crate::{Access, Repos};
+use crate::roster::{name_matches, page_of};
+use crate::tables::State;
+use crate::tables::StoredAccount;
+use crate::transaction::{Access, Repos};
 
 impl State {
     /// How many live characters each of `owner`'s accounts holds, in one
@@ -30,14 +33,10 @@ impl<A: Access> AccountRepository for Repos<A> {
         self.0
             .with_state(|s, undo| {
                 if s.roster.accounts.contains_key(&account.id) {
-                    return Err(RepoError::Duplicate {
-                        constraint: "game_accounts_pkey",
-                    });
+                    return Err(RepoError::Duplicate(UniqueRule::AccountId));
                 }
                 if s.account_name_taken(account.owner, account.name.as_str(), account.id) {
-                    return Err(RepoError::Duplicate {
-                        constraint: "game_accounts_owner_name",
-                    });
+                    return Err(RepoError::Duplicate(UniqueRule::AccountName));
                 }
                 let stored = StoredAccount {
                     account: account.clone(),
@@ -111,9 +110,7 @@ impl<A: Access> AccountRepository for Repos<A> {
                     return Ok(false);
                 }
                 if s.account_name_taken(account.owner, account.name.as_str(), account.id) {
-                    return Err(RepoError::Duplicate {
-                        constraint: "game_accounts_owner_name",
-                    });
+                    return Err(RepoError::Duplicate(UniqueRule::AccountName));
                 }
                 let mut stored = stored.clone();
                 stored.account.name = account.name.clone();

@@ -1,20 +1,12 @@
 //! `ApiKeyRepository` in memory.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use domain::ports::ApiKeyRepository;
-use domain::{ApiKey, ApiKeyId, RepoError, TokenHash, UserId};
+use domain::{ApiKey, ApiKeyId, RepoError, TokenHash, UniqueRule, UserId};
 use time::{Duration, OffsetDateTime};
 
-use crate::state::{State, UndoLog};
-use crate::{Access, Repos};
-
-#[derive(Default)]
-pub(crate) struct ApiKeyState {
-    keys: HashMap<ApiKeyId, ApiKey>,
-    by_hash: HashMap<TokenHash, ApiKeyId>,
-}
+use crate::tables::{State, UndoLog};
+use crate::transaction::{Access, Repos};
 
 impl State {
     /// Applies `change` to a key; records the previous value when `change`
@@ -45,14 +37,10 @@ impl<A: Access> ApiKeyRepository for Repos<A> {
         self.0
             .with_state(|s, undo| {
                 if s.api_keys.keys.contains_key(&key.id) {
-                    return Err(RepoError::Duplicate {
-                        constraint: "api_keys_pkey",
-                    });
+                    return Err(RepoError::Duplicate(UniqueRule::ApiKeyId));
                 }
                 if s.api_keys.by_hash.contains_key(&key.key_hash) {
-                    return Err(RepoError::Duplicate {
-                        constraint: "api_keys_key_hash",
-                    });
+                    return Err(RepoError::Duplicate(UniqueRule::ApiKeyHash));
                 }
                 s.api_keys.keys.insert(key.id, key.clone());
                 s.api_keys.by_hash.insert(key.key_hash, key.id);

@@ -1,18 +1,10 @@
 //! `AuditRepository` in memory.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use domain::ports::AuditRepository;
-use domain::{AuditEntry, AuditFilter, AuditId, RepoError};
+use domain::{AuditEntry, AuditFilter, AuditId, RepoError, UniqueRule};
 
-use crate::{Access, Repos};
-
-/// Entries by id: ids are UUIDv7, so the map's order is the trail's order.
-#[derive(Default)]
-pub(crate) struct AuditState {
-    entries: BTreeMap<AuditId, AuditEntry>,
-}
+use crate::transaction::{Access, Repos};
 
 fn matches(filter: &AuditFilter, entry: &AuditEntry) -> bool {
     filter
@@ -34,9 +26,7 @@ impl<A: Access> AuditRepository for Repos<A> {
         self.0
             .with_state(|s, undo| {
                 if s.audit.entries.contains_key(&entry.id) {
-                    return Err(RepoError::Duplicate {
-                        constraint: "audit_entries_pkey",
-                    });
+                    return Err(RepoError::Duplicate(UniqueRule::AuditEntryId));
                 }
                 s.audit.entries.insert(entry.id, entry.clone());
                 let id = entry.id;

@@ -9,16 +9,10 @@ use domain::{
     ServerId,
 };
 
-use crate::{Access, Repos};
+use crate::tables::CatalogTable;
+use crate::transaction::{Access, Repos};
 
-/// The stored snapshot, its lists sorted by id. Shared, since it is only
-/// ever replaced whole.
-#[derive(Default)]
-pub(crate) struct CatalogState {
-    snapshot: Option<Arc<CatalogSnapshot>>,
-}
-
-impl CatalogState {
+impl CatalogTable {
     /// The class's name, or `""` when the catalog does not hold it.
     pub(crate) fn class_name(&self, id: ClassId) -> &str {
         self.snapshot

@@ -8,17 +8,15 @@ use domain::ports::CharacterRepository;
 use domain::roster::name_key;
 use domain::{
     AccountId, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterId,
-    CharacterSort, CharacterView, PageRequest, Paged, RepoError, UserId,
+    CharacterSort, CharacterView, PageRequest, Paged, RepoError, UniqueRule, UserId,
 };
 use time::OffsetDateTime;
 
 use crate::roster::{name_matches, page_of};
-use crate::state::{State, UndoLog};
-use crate::{Access, Repos};
+use crate::tables::{State, UndoLog};
+use crate::transaction::{Access, Repos};
 
-const DUPLICATE_NAME: RepoError = RepoError::Duplicate {
-    constraint: "characters_owner_server_name",
-};
+const DUPLICATE_NAME: RepoError = RepoError::Duplicate(UniqueRule::CharacterName);
 
 /// Whether `character` meets every criterion of `filter`; `search` is the
 /// filter's, lower-cased once.
@@ -85,9 +83,7 @@ impl<A: Access> CharacterRepository for Repos<A> {
         self.0
             .with_state(|s, undo| {
                 if s.roster.characters.contains_key(&character.id) {
-                    return Err(RepoError::Duplicate {
-                        constraint: "characters_pkey",
-                    });
+                    return Err(RepoError::Duplicate(UniqueRule::CharacterId));
                 }
                 if character.deleted_at.is_none() && s.character_name_taken(character) {
                     return Err(DUPLICATE_NAME);

@@ -10,8 +10,8 @@ use domain::{
 };
 
 use crate::roster::page_of;
-use crate::state::State;
-use crate::{Access, Repos};
+use crate::tables::State;
+use crate::transaction::{Access, Repos};
 
 impl State {
     /// The progressions of `owner`'s live character whose item is in the

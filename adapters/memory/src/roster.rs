@@ -6,43 +6,13 @@
 //! Every read goes through an owner's index, so a list touches only that
 //! owner's rows and another user's id is never found, not merely filtered.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
 use domain::roster::name_key;
 use domain::{
-    AccountId, Character, CharacterId, CharacterView, GameAccount, ItemId, PageRequest, Paged,
-    Progression, Team, TeamId, TeamView, UserId,
+    AccountId, Character, CharacterId, CharacterView, GameAccount, PageRequest, Paged, Progression,
+    Team, TeamId, TeamView, UserId,
 };
-use time::OffsetDateTime;
 
-use crate::state::{State, UndoLog};
-
-/// An account and whether it was soft-deleted (the domain's account has no
-/// such field: a deleted account is simply never returned).
-#[derive(Clone)]
-pub(crate) struct StoredAccount {
-    pub(crate) account: GameAccount,
-    pub(crate) deleted_at: Option<OffsetDateTime>,
-}
-
-impl StoredAccount {
-    pub(crate) fn is_live_of(&self, owner: UserId) -> bool {
-        self.account.owner == owner && self.deleted_at.is_none()
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct RosterState {
-    pub(crate) accounts: HashMap<AccountId, StoredAccount>,
-    accounts_by_owner: HashMap<UserId, BTreeSet<AccountId>>,
-    pub(crate) characters: HashMap<CharacterId, Character>,
-    characters_by_owner: HashMap<UserId, BTreeSet<CharacterId>>,
-    pub(crate) teams: HashMap<TeamId, Team>,
-    teams_by_owner: HashMap<UserId, BTreeSet<TeamId>>,
-    /// By character, then item: a character's progressions are one map,
-    /// already in the item order lists use.
-    pub(crate) progressions: HashMap<CharacterId, BTreeMap<ItemId, Progression>>,
-}
+use crate::tables::{State, StoredAccount, UndoLog};
 
 /// Whether `name` contains `search`, which is already lower-cased; a plain
 /// substring, so `%`, `_` and `\` mean only themselves.

@@ -3,14 +3,14 @@
 use async_trait::async_trait;
 use domain::ports::TeamRepository;
 use domain::roster::name_key;
-use domain::{CharacterId, PageRequest, Paged, RepoError, Team, TeamId, TeamView, UserId};
+use domain::{
+    CharacterId, PageRequest, Paged, RepoError, Team, TeamId, TeamView, UniqueRule, UserId,
+};
 
 use crate::roster::{name_matches, page_of};
-use crate::{Access, Repos};
+use crate::transaction::{Access, Repos};
 
-const DUPLICATE_NAME: RepoError = RepoError::Duplicate {
-    constraint: "teams_owner_name",
-};
+const DUPLICATE_NAME: RepoError = RepoError::Duplicate(UniqueRule::TeamName);
 
 #[async_trait]
 impl<A: Access> TeamRepository for Repos<A> {
@@ -18,9 +18,7 @@ impl<A: Access> TeamRepository for Repos<A> {
         self.0
             .with_state(|s, undo| {
                 if s.roster.teams.contains_key(&team.id) {
-                    return Err(RepoError::Duplicate {
-                        constraint: "teams_pkey",
-                    });
+                    return Err(RepoError::Duplicate(UniqueRule::TeamId));
                 }
                 if s.team_name_taken(team) {
                     return Err(DUPLICATE_NAME);

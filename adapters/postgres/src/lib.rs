@@ -2,7 +2,8 @@
 //! with SQL built by sea-query and every value bound as a parameter.
 //!
 //! Errors mean something: a unique violation becomes the domain's
-//! `Duplicate` (by constraint name), a lost connection or a pool that
+//! `Duplicate` naming the `UniqueRule` its constraint enforces (the
+//! constraint names stay in `error.rs`), a lost connection or a pool that
 //! cannot hand out a connection in time becomes `Unavailable`, and
 //! serialization failures and deadlocks of single statements are retried.
 //! A transaction is one PostgreSQL transaction on one pooled connection.
@@ -28,10 +29,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
-use domain::ports::{
-    AccountRepository, ApiKeyRepository, AuditRepository, CatalogRepository, CharacterRepository,
-    ProgressionRepository, SessionRepository, Storage, TeamRepository, Transaction, UserRepository,
-};
+use domain::ports::{Repositories, RepositorySet, Storage, Transaction};
 use domain::{AuditEntry, RepoError};
 use sea_query::{PostgresQueryBuilder, SelectStatement};
 use sea_query_postgres::PostgresBinder;
@@ -156,44 +154,14 @@ impl PgStorage {
     }
 }
 
+impl Repositories for PgStorage {
+    fn repositories(&self) -> &dyn RepositorySet {
+        self.repos.as_ref()
+    }
+}
+
 #[async_trait]
 impl Storage for PgStorage {
-    fn users(&self) -> &dyn UserRepository {
-        self.repos.as_ref()
-    }
-
-    fn sessions(&self) -> &dyn SessionRepository {
-        self.repos.as_ref()
-    }
-
-    fn audit(&self) -> &dyn AuditRepository {
-        self.repos.as_ref()
-    }
-
-    fn api_keys(&self) -> &dyn ApiKeyRepository {
-        self.repos.as_ref()
-    }
-
-    fn catalog(&self) -> &dyn CatalogRepository {
-        self.repos.as_ref()
-    }
-
-    fn accounts(&self) -> &dyn AccountRepository {
-        self.repos.as_ref()
-    }
-
-    fn characters(&self) -> &dyn CharacterRepository {
-        self.repos.as_ref()
-    }
-
-    fn teams(&self) -> &dyn TeamRepository {
-        self.repos.as_ref()
-    }
-
-    fn progressions(&self) -> &dyn ProgressionRepository {
-        self.repos.as_ref()
-    }
-
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         let exec = TxExec::begin(&self.pool).await?;
         Ok(Box::new(PgTransaction(Repos(
@@ -209,44 +177,14 @@ impl Storage for PgStorage {
 
 struct PgTransaction(Repos<TxExec>);
 
+impl Repositories for PgTransaction {
+    fn repositories(&self) -> &dyn RepositorySet {
+        &self.0
+    }
+}
+
 #[async_trait]
 impl Transaction for PgTransaction {
-    fn users(&self) -> &dyn UserRepository {
-        &self.0
-    }
-
-    fn sessions(&self) -> &dyn SessionRepository {
-        &self.0
-    }
-
-    fn audit(&self) -> &dyn AuditRepository {
-        &self.0
-    }
-
-    fn api_keys(&self) -> &dyn ApiKeyRepository {
-        &self.0
-    }
-
-    fn catalog(&self) -> &dyn CatalogRepository {
-        &self.0
-    }
-
-    fn accounts(&self) -> &dyn AccountRepository {
-        &self.0
-    }
-
-    fn characters(&self) -> &dyn CharacterRepository {
-        &self.0
-    }
-
-    fn teams(&self) -> &dyn TeamRepository {
-        &self.0
-    }
-
-    fn progressions(&self) -> &dyn ProgressionRepository {
-        &self.0
-    }
-
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.0.0.commit().await
     }

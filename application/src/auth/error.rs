@@ -11,9 +11,9 @@ pub enum AuthError {
     /// Registration with an e-mail that has an account (409).
     #[error("an account with this e-mail already exists")]
     EmailTaken,
-    /// A concurrent change won (409).
-    #[error("{0}")]
-    Conflict(&'static str),
+    /// A concurrent password change won (409).
+    #[error("the password was changed by another request")]
+    PasswordChangedConcurrently,
     /// Wrong e-mail or password: one message for both (401).
     #[error("invalid e-mail or password")]
     InvalidCredentials,

@@ -16,11 +16,7 @@ use application::accounts::NewAccount;
 use application::characters::NewCharacter;
 use application::roster::Roster;
 use async_trait::async_trait;
-use domain::ports::{
-    AccountRepository, ApiKeyRepository, AuditRepository, CatalogRepository, CharacterRepository,
-    Clock, ProgressionRepository, SessionRepository, Storage, TeamRepository, Transaction,
-    UserRepository,
-};
+use domain::ports::{AuditRepository, Clock, Repositories, RepositorySet, Storage, Transaction};
 use domain::{
     AccountId, AuditEntry, AuditFilter, AuditId, AuditValue, CatalogItem, CharacterClass,
     CharacterId, CharacterView, GameServer, ItemKind, Level, Notes, RepoError, RosterName,
@@ -45,12 +41,9 @@ impl Harness {
             .expect("the bundled catalog loads");
         let clock = Arc::new(ManualClock::starting_now());
         let roster = Roster::new(storage.clone(), clock.clone(), Arc::new(OsRandom));
-        let classes = application::catalog::classes(storage.as_ref())
-            .await
-            .expect("classes");
-        let servers = application::catalog::servers(storage.as_ref())
-            .await
-            .expect("servers");
+        let catalog = application::catalog::CatalogService::new(storage.clone());
+        let classes = catalog.classes().await.expect("classes");
+        let servers = catalog.servers().await.expect("servers");
         assert!(classes.len() >= 2 && servers.len() >= 2);
         Self {
             storage,
@@ -240,35 +233,14 @@ pub fn int(value: impl Into<i64>) -> AuditValue {
 /// (outside transactions the audit trail reads and writes as usual).
 pub struct AuditFailsInTransactions(pub Arc<MemoryStorage>);
 
+impl Repositories for AuditFailsInTransactions {
+    fn repositories(&self) -> &dyn RepositorySet {
+        self.0.repositories()
+    }
+}
+
 #[async_trait]
 impl Storage for AuditFailsInTransactions {
-    fn users(&self) -> &dyn UserRepository {
-        self.0.users()
-    }
-    fn sessions(&self) -> &dyn SessionRepository {
-        self.0.sessions()
-    }
-    fn audit(&self) -> &dyn AuditRepository {
-        self.0.audit()
-    }
-    fn api_keys(&self) -> &dyn ApiKeyRepository {
-        self.0.api_keys()
-    }
-    fn catalog(&self) -> &dyn CatalogRepository {
-        self.0.catalog()
-    }
-    fn accounts(&self) -> &dyn AccountRepository {
-        self.0.accounts()
-    }
-    fn characters(&self) -> &dyn CharacterRepository {
-        self.0.characters()
-    }
-    fn teams(&self) -> &dyn TeamRepository {
-        self.0.teams()
-    }
-    fn progressions(&self) -> &dyn ProgressionRepository {
-        self.0.progressions()
-    }
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError> {
         Ok(Box::new(FailingAuditTx(self.0.begin().await?)))
     }
@@ -296,35 +268,17 @@ impl AuditRepository for FailingAudit {
     }
 }
 
-#[async_trait]
-impl Transaction for FailingAuditTx {
-    fn users(&self) -> &dyn UserRepository {
-        self.0.users()
-    }
-    fn sessions(&self) -> &dyn SessionRepository {
-        self.0.sessions()
+impl Repositories for FailingAuditTx {
+    fn repositories(&self) -> &dyn RepositorySet {
+        self.0.repositories()
     }
     fn audit(&self) -> &dyn AuditRepository {
         &FailingAudit
     }
-    fn api_keys(&self) -> &dyn ApiKeyRepository {
-        self.0.api_keys()
-    }
-    fn catalog(&self) -> &dyn CatalogRepository {
-        self.0.catalog()
-    }
-    fn accounts(&self) -> &dyn AccountRepository {
-        self.0.accounts()
-    }
-    fn characters(&self) -> &dyn CharacterRepository {
-        self.0.characters()
-    }
-    fn teams(&self) -> &dyn TeamRepository {
-        self.0.teams()
-    }
-    fn progressions(&self) -> &dyn ProgressionRepository {
-        self.0.progressions()
-    }
+}
+
+#[async_trait]
+impl Transaction for FailingAuditTx {
     async fn commit(self: Box<Self>) -> Result<(), RepoError> {
         self.0.commit().await
     }

@@ -13,6 +13,6 @@ pub use crypto::{HashError, PasswordHasher, TokenError, TokenSigner, Verificatio
 pub use roster::{AccountRepository, CharacterRepository, ProgressionRepository, TeamRepository};
 pub use source::{CatalogSource, SourceError};
 pub use storage::{
-    ApiKeyRepository, AuditRepository, CatalogRepository, SessionRepository, Storage, Transaction,
-    UserRepository,
+    ApiKeyRepository, AuditRepository, CatalogRepository, Repositories, RepositorySet,
+    SessionRepository, Storage, Transaction, UserRepository,
 };

@@ -26,8 +26,8 @@ use crate::roster::{
 #[async_trait]
 pub trait AccountRepository: Send + Sync {
     /// Stores a new account. MUST return
-    /// `Duplicate { constraint: "game_accounts_pkey" }` for a taken id and
-    /// `Duplicate { constraint: "game_accounts_owner_name" }` when the owner
+    /// `Duplicate(AccountId)` for a taken id and
+    /// `Duplicate(AccountName)` when the owner
     /// has a live account of the same name ignoring case.
     async fn insert(&self, account: &GameAccount) -> Result<(), RepoError>;
 
@@ -51,7 +51,7 @@ pub trait AccountRepository: Send + Sync {
 
     /// Writes `name`, `notes` and `updated_at` of the live account
     /// `account.id` of `account.owner`. Returns whether there is one.
-    /// `Duplicate { constraint: "game_accounts_owner_name" }` as for insert.
+    /// `Duplicate(AccountName)` as for insert.
     async fn update(&self, account: &GameAccount) -> Result<bool, RepoError>;
 
     /// Soft-deletes the owner's live account. Returns whether there was one.
@@ -68,8 +68,8 @@ pub trait AccountRepository: Send + Sync {
 #[async_trait]
 pub trait CharacterRepository: Send + Sync {
     /// Stores a new character (its account was checked by the caller). MUST
-    /// return `Duplicate { constraint: "characters_pkey" }` for a taken id
-    /// and `Duplicate { constraint: "characters_owner_server_name" }` when
+    /// return `Duplicate(CharacterId)` for a taken id
+    /// and `Duplicate(CharacterName)` when
     /// the owner has a live character of the same name ignoring case on the
     /// same server.
     async fn insert(&self, character: &Character) -> Result<(), RepoError>;
@@ -153,8 +153,8 @@ pub trait CharacterRepository: Send + Sync {
 #[async_trait]
 pub trait TeamRepository: Send + Sync {
     /// Stores a new team and its members in order. MUST return
-    /// `Duplicate { constraint: "teams_pkey" }` for a taken id and
-    /// `Duplicate { constraint: "teams_owner_name" }` when the owner has a
+    /// `Duplicate(TeamId)` for a taken id and
+    /// `Duplicate(TeamName)` when the owner has a
     /// team of the same name ignoring case.
     async fn insert(&self, team: &Team) -> Result<(), RepoError>;
 

@@ -15,22 +15,79 @@ use crate::session::{RevokeReason, Session};
 use crate::token::TokenHash;
 use crate::user::{Email, PasswordHash, Role, User};
 
+/// The repositories, as a storage and a transaction both hand them out.
+///
+/// A backend serves every repository from one object, [`RepositorySet`], so
+/// it implements only [`Repositories::repositories`]; the accessors below
+/// are written once, here. A test double that serves one repository from
+/// elsewhere overrides that accessor.
+pub trait Repositories: Send + Sync {
+    /// The object that serves every repository.
+    fn repositories(&self) -> &dyn RepositorySet;
+
+    fn users(&self) -> &dyn UserRepository {
+        self.repositories()
+    }
+    fn sessions(&self) -> &dyn SessionRepository {
+        self.repositories()
+    }
+    fn audit(&self) -> &dyn AuditRepository {
+        self.repositories()
+    }
+    fn api_keys(&self) -> &dyn ApiKeyRepository {
+        self.repositories()
+    }
+    fn catalog(&self) -> &dyn CatalogRepository {
+        self.repositories()
+    }
+    fn accounts(&self) -> &dyn AccountRepository {
+        self.repositories()
+    }
+    fn characters(&self) -> &dyn CharacterRepository {
+        self.repositories()
+    }
+    fn teams(&self) -> &dyn TeamRepository {
+        self.repositories()
+    }
+    fn progressions(&self) -> &dyn ProgressionRepository {
+        self.repositories()
+    }
+}
+
+/// One object that is every repository: what a backend implements over
+/// each way it reaches its data (directly, or inside a transaction).
+pub trait RepositorySet:
+    UserRepository
+    + SessionRepository
+    + AuditRepository
+    + ApiKeyRepository
+    + CatalogRepository
+    + AccountRepository
+    + CharacterRepository
+    + TeamRepository
+    + ProgressionRepository
+{
+}
+
+impl<T> RepositorySet for T where
+    T: UserRepository
+        + SessionRepository
+        + AuditRepository
+        + ApiKeyRepository
+        + CatalogRepository
+        + AccountRepository
+        + CharacterRepository
+        + TeamRepository
+        + ProgressionRepository
+{
+}
+
 /// Every storage backend: the repositories, and transactions over them.
 ///
 /// Calls made directly on the repositories are each atomic on their own.
 /// Changes that must land together go through [`Storage::begin`].
 #[async_trait]
-pub trait Storage: Send + Sync {
-    fn users(&self) -> &dyn UserRepository;
-    fn sessions(&self) -> &dyn SessionRepository;
-    fn audit(&self) -> &dyn AuditRepository;
-    fn api_keys(&self) -> &dyn ApiKeyRepository;
-    fn catalog(&self) -> &dyn CatalogRepository;
-    fn accounts(&self) -> &dyn AccountRepository;
-    fn characters(&self) -> &dyn CharacterRepository;
-    fn teams(&self) -> &dyn TeamRepository;
-    fn progressions(&self) -> &dyn ProgressionRepository;
-
+pub trait Storage: Repositories {
     /// Starts a unit of work. Its changes are visible to others only after
     /// [`Transaction::commit`]; dropping it without commit discards them all.
     async fn begin(&self) -> Result<Box<dyn Transaction>, RepoError>;
@@ -41,17 +98,7 @@ pub trait Storage: Send + Sync {
 
 /// One unit of work: the same repositories, all inside it.
 #[async_trait]
-pub trait Transaction: Send + Sync {
-    fn users(&self) -> &dyn UserRepository;
-    fn sessions(&self) -> &dyn SessionRepository;
-    fn audit(&self) -> &dyn AuditRepository;
-    fn api_keys(&self) -> &dyn ApiKeyRepository;
-    fn catalog(&self) -> &dyn CatalogRepository;
-    fn accounts(&self) -> &dyn AccountRepository;
-    fn characters(&self) -> &dyn CharacterRepository;
-    fn teams(&self) -> &dyn TeamRepository;
-    fn progressions(&self) -> &dyn ProgressionRepository;
-
+pub trait Transaction: Repositories {
     /// Makes every change of this unit visible at once, or none of them.
     async fn commit(self: Box<Self>) -> Result<(), RepoError>;
 
@@ -71,9 +118,9 @@ pub trait Transaction: Send + Sync {
 /// Users, found by id or by e-mail.
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Stores a new user. MUST return `Duplicate { constraint: "users_email" }`
+    /// Stores a new user. MUST return `Duplicate(UserEmail)`
     /// when another user has the same e-mail, and
-    /// `Duplicate { constraint: "users_pkey" }` when the id is taken.
+    /// `Duplicate(UserId)` when the id is taken.
     async fn insert(&self, user: &User) -> Result<(), RepoError>;
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError>;
@@ -130,8 +177,8 @@ pub trait UserRepository: Send + Sync {
 /// owner, and touches nothing of another user's.
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    /// Stores a new session. MUST return `Duplicate { constraint: "sessions_pkey" }`
-    /// for a taken id and `Duplicate { constraint: "sessions_token_hash" }`
+    /// Stores a new session. MUST return `Duplicate(SessionId)`
+    /// for a taken id and `Duplicate(SessionTokenHash)`
     /// for a refresh-token hash already stored.
     async fn insert(&self, session: &Session) -> Result<(), RepoError>;
 
@@ -200,7 +247,7 @@ pub trait SessionRepository: Send + Sync {
 /// The audit trail: append-only.
 #[async_trait]
 pub trait AuditRepository: Send + Sync {
-    /// Appends an entry. MUST return `Duplicate { constraint: "audit_entries_pkey" }`
+    /// Appends an entry. MUST return `Duplicate(AuditEntryId)`
     /// for a taken id. `changes` and every field round-trip unchanged.
     async fn append(&self, entry: &AuditEntry) -> Result<(), RepoError>;
 
@@ -220,8 +267,8 @@ pub trait AuditRepository: Send + Sync {
 /// user's keys takes the owner and touches nothing of another user's.
 #[async_trait]
 pub trait ApiKeyRepository: Send + Sync {
-    /// MUST return `Duplicate { constraint: "api_keys_pkey" }` for a taken id
-    /// and `Duplicate { constraint: "api_keys_key_hash" }` for a stored hash.
+    /// MUST return `Duplicate(ApiKeyId)` for a taken id
+    /// and `Duplicate(ApiKeyHash)` for a stored hash.
     async fn insert(&self, key: &ApiKey) -> Result<(), RepoError>;
 
     /// The key whose secret hashes to `hash`, in any state.

@@ -3,7 +3,7 @@
 //! Every account's owner is stored first, so a backend with foreign keys
 //! runs the same bodies.
 
-use domain::{AccountId, AccountView, GameAccount, PageRequest, UserId};
+use domain::{AccountId, AccountView, GameAccount, PageRequest, UniqueRule, UserId};
 use time::Duration;
 
 use super::FreshStorage;
@@ -88,7 +88,7 @@ pub async fn inserting_an_account_with_a_taken_id_is_a_duplicate(storage: FreshS
     let result = storage.accounts().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "game_accounts_pkey");
+    assert_duplicate(result, UniqueRule::AccountId);
     assert_eq!(found(&storage, owner.id, first.id).await, None);
     assert_eq!(
         found(&storage, someone_else.id, first.id).await,
@@ -109,7 +109,7 @@ pub async fn inserting_an_account_named_like_a_live_one_of_the_owner_ignoring_ca
     let result = storage.accounts().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "game_accounts_owner_name");
+    assert_duplicate(result, UniqueRule::AccountName);
     assert_eq!(found(&storage, owner.id, second.id).await, None);
     let (names, total) = listed_names(&storage, owner.id, None, page(1, 20)).await;
     assert_eq!((names, total), (vec!["Main Account".to_owned()], 1));
@@ -421,7 +421,7 @@ pub async fn updating_an_account_to_another_live_accounts_name_is_a_duplicate_an
     let reuse_result = storage.accounts().update(&reuse).await;
 
     // Assert
-    assert_duplicate(clash_result, "game_accounts_owner_name");
+    assert_duplicate(clash_result, UniqueRule::AccountName);
     assert_eq!(after_clash, Some(view(&account, 0)), "nothing written");
     assert!(reuse_result.expect("a deleted account's name is free"));
     assert_eq!(

@@ -14,6 +14,7 @@ use super::fixtures::{
     an_api_key_of, assert_duplicate, at, new_api_key_id, new_api_key_id_at, new_token_hash,
     store_api_keys, stored_api_key, stored_user,
 };
+use domain::UniqueRule;
 
 /// `key` as `revoke` leaves it.
 fn revoked(key: &ApiKey, at: OffsetDateTime) -> ApiKey {
@@ -95,7 +96,7 @@ pub async fn inserting_a_key_with_a_taken_id_is_a_duplicate(storage: FreshStorag
     let result = storage.api_keys().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "api_keys_pkey");
+    assert_duplicate(result, UniqueRule::ApiKeyId);
     assert_eq!(stored_api_key(&storage, &second).await, None);
     assert_eq!(listed(&storage, owner.id).await, vec![first]);
 }
@@ -114,7 +115,7 @@ pub async fn inserting_a_key_with_a_stored_hash_is_a_duplicate(storage: FreshSto
     let result = storage.api_keys().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "api_keys_key_hash");
+    assert_duplicate(result, UniqueRule::ApiKeyHash);
     assert_eq!(stored_api_key(&storage, &first).await, Some(first));
     assert_eq!(
         listed(&storage, someone_else.id).await,

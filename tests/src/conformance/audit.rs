@@ -7,7 +7,7 @@
 //! Actors are stored users, as they are in the application, although the
 //! trail has no foreign key to them.
 
-use domain::{AuditEntry, AuditFilter, AuditId, AuditValue, User};
+use domain::{AuditEntry, AuditFilter, AuditId, AuditValue, UniqueRule, User};
 
 use super::FreshStorage;
 use super::fixtures::{
@@ -94,7 +94,7 @@ pub async fn appending_an_entry_with_a_taken_id_is_a_duplicate(storage: FreshSto
     let result = storage.audit().append(&second).await;
 
     // Assert: refused, and the first entry is the only one, unchanged.
-    assert_duplicate(result, "audit_entries_pkey");
+    assert_duplicate(result, UniqueRule::AuditEntryId);
     assert_eq!(whole_trail(&storage).await, vec![first]);
 }
 
@@ -496,7 +496,7 @@ pub async fn when_a_user_insert_fails_after_an_append_the_entry_is_not_stored_ei
     drop(tx);
 
     // Assert
-    assert_duplicate(second_write, "users_email");
+    assert_duplicate(second_write, UniqueRule::UserEmail);
     assert_eq!(whole_trail(&storage).await, Vec::<AuditEntry>::new());
     let found = storage.users().find_by_id(newcomer.id).await;
     assert_eq!(found.expect("find"), None);
@@ -522,7 +522,7 @@ pub async fn when_an_append_fails_after_a_user_insert_the_user_is_not_stored_eit
     drop(tx);
 
     // Assert
-    assert_duplicate(second_write, "audit_entries_pkey");
+    assert_duplicate(second_write, UniqueRule::AuditEntryId);
     let users = storage.users();
     assert_eq!(users.find_by_id(user.id).await.expect("find"), None);
     assert_eq!(users.find_by_email(&user.email).await.expect("find"), None);
@@ -585,7 +585,7 @@ pub async fn when_an_entry_committed_with_a_unit_fails_nothing_of_the_unit_is_st
     let committed = tx.commit_with_audit(&[fresh, clash]).await;
 
     // Assert
-    assert_duplicate(committed, "audit_entries_pkey");
+    assert_duplicate(committed, UniqueRule::AuditEntryId);
     let users = storage.users();
     assert_eq!(users.find_by_id(user.id).await.expect("find"), None);
     assert_eq!(whole_trail(&storage).await, vec![earlier]);

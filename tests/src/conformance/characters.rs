@@ -5,10 +5,11 @@
 //! foreign keys runs the same bodies.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use domain::{
     Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterId, CharacterSort,
-    CharacterView, GameAccount, PageRequest, User,
+    CharacterView, GameAccount, PageRequest, UniqueRule, User,
 };
 use tokio::sync::Barrier;
 
@@ -192,7 +193,7 @@ pub async fn inserting_a_character_with_a_taken_id_is_a_duplicate(storage: Fresh
     let result = storage.characters().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "characters_pkey");
+    assert_duplicate(result, UniqueRule::CharacterId);
     assert_eq!(found(&storage, &owner, first.id).await, None);
     assert_eq!(
         found(&storage, &someone_else, first.id).await,
@@ -216,7 +217,7 @@ pub async fn a_live_characters_name_ignoring_case_on_the_same_server_is_a_duplic
     let result = storage.characters().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "characters_owner_server_name");
+    assert_duplicate(result, UniqueRule::CharacterName);
     assert_eq!(found(&storage, &owner, second.id).await, None);
     let all = matching(&storage, &owner, CharacterFilter::default()).await;
     assert_eq!(all, vec![first.id]);
@@ -936,7 +937,7 @@ pub async fn updating_to_a_live_characters_name_on_the_same_server_is_a_duplicat
     let own_name = storage.characters().update(&recased, 1).await;
 
     // Assert
-    assert_duplicate(clash, "characters_owner_server_name");
+    assert_duplicate(clash, UniqueRule::CharacterName);
     assert_eq!(
         after_clash,
         Some(view(&character, &account)),
@@ -990,6 +991,10 @@ pub async fn character_writes_in_a_transaction_dropped_without_commit_leave_noth
         .expect("the name is free");
 }
 
+/// How long a write that a unit's read should hold back is given to slip
+/// through: far above one PostgreSQL round trip.
+const WRITE_WINDOW: std::time::Duration = std::time::Duration::from_millis(300);
+
 pub async fn characters_found_together_in_a_transaction_stay_unchanged_until_it_ends(
     storage: FreshStorage,
 ) {
@@ -1009,17 +1014,38 @@ pub async fn characters_found_together_in_a_transaction_stay_unchanged_until_it_
         ..character.clone()
     };
 
-    // Act: another unit moves it to another server meanwhile.
+    // Act: another unit moves it to another server meanwhile. The barrier
+    // starts the clock only once the mover is about to write; the flag
+    // tells, when the write returns, whether the reading unit had ended.
     let other = Arc::clone(&storage);
-    let mover = tokio::spawn(async move { other.characters().update(&moved, 1).await });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let waited = !mover.is_finished();
+    let started = Arc::new(Barrier::new(2));
+    let committed = Arc::new(AtomicBool::new(false));
+    let mut mover = tokio::spawn({
+        let (started, committed) = (Arc::clone(&started), Arc::clone(&committed));
+        async move {
+            started.wait().await;
+            let written = other.characters().update(&moved, 1).await;
+            (written, committed.load(Ordering::SeqCst))
+        }
+    });
+    started.wait().await;
+    // Without the lock, the write lands within this window (a PostgreSQL
+    // round trip) and the test fails at once; with it, the write is still
+    // blocked when the window closes.
+    let slipped = tokio::time::timeout(WRITE_WINDOW, &mut mover).await.ok();
+    committed.store(true, Ordering::SeqCst);
     tx.commit().await.expect("commit");
-    let written = mover.await.expect("the mover task");
+    let (written, after_commit) = match slipped {
+        Some(done) => done.expect("the mover task"),
+        None => mover.await.expect("the mover task"),
+    };
 
     // Assert: the move waited for the reading unit, then went through.
     assert_eq!(read.len(), 1);
-    assert!(waited, "the move did not wait for the unit that read it");
+    assert!(
+        after_commit,
+        "the move did not wait for the unit that read it"
+    );
     assert!(written.expect("update"));
     let stored = found(&storage, &owner, character.id).await.expect("found");
     assert_eq!(stored.character.server_id, DRACONIROS);
@@ -1237,7 +1263,7 @@ pub async fn an_edit_onto_a_taken_name_is_a_duplicate(storage: FreshStorage) {
         .await;
 
     // Assert
-    assert_duplicate(clash, "characters_owner_server_name");
+    assert_duplicate(clash, UniqueRule::CharacterName);
     assert!(matches!(
         recase.expect("edit"),
         CharacterEdit::Written { .. }

@@ -12,7 +12,7 @@ use domain::ports::Random;
 use super::FreshStorage;
 use domain::{
     AccountId, Character, CharacterId, GameAccount, Level, Notes, ProgressStatus, Progression,
-    RosterName, Team, TeamId, TeamMembers,
+    RosterName, Team, TeamId, TeamMembers, UniqueRule,
 };
 use domain::{
     ApiKey, ApiKeyId, ApiKeyName, ApiKeySecret, AuditEntry, AuditId, AuditValue, CatalogItem,
@@ -533,15 +533,14 @@ impl CatalogBuilder {
     }
 }
 
-/// Panics unless `result` is the `Duplicate` error naming `constraint`.
+/// Panics unless `result` is the `Duplicate` error naming `rule`.
 #[track_caller]
-pub fn assert_duplicate<T: std::fmt::Debug>(result: Result<T, RepoError>, constraint: &str) {
+pub fn assert_duplicate<T: std::fmt::Debug>(result: Result<T, RepoError>, rule: UniqueRule) {
     match result {
-        Err(RepoError::Duplicate { constraint: actual }) => assert_eq!(
-            actual, constraint,
-            "the duplicate must name the broken constraint"
-        ),
-        other => panic!("expected Duplicate {{ constraint: {constraint:?} }}, got {other:?}"),
+        Err(RepoError::Duplicate(actual)) => {
+            assert_eq!(actual, rule, "the duplicate must name the broken rule")
+        }
+        other => panic!("expected Duplicate({rule:?}), got {other:?}"),
     }
 }
 

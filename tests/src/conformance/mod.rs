@@ -46,8 +46,10 @@ pub type FreshStorage = Arc<dyn Storage>;
 /// backend, so each shows separately in the output
 /// (`memory::users::inserting_a_second_user_with_the_same_email_is_a_duplicate`).
 ///
-/// Every behaviour of the suite is listed here once; a function that is not
-/// listed does not run.
+/// Every behaviour of the suite is listed here once, and this one list runs
+/// on every backend. A `pub async fn` of a suite module that is left out of
+/// it fails `every_behaviour_of_every_suite_module_is_listed` below, naming
+/// it.
 #[macro_export]
 macro_rules! storage_conformance {
     ($backend:ident, $fresh:expr $(,)?) => {
@@ -283,4 +285,85 @@ macro_rules! storage_conformance {
             )*
         }
     };
+}
+
+#[cfg(test)]
+mod completeness {
+    /// Each suite module's source, by the group name the list uses.
+    const SUITES: &[(&str, &str)] = &[
+        ("users", include_str!("users.rs")),
+        ("sessions", include_str!("sessions.rs")),
+        ("transactions", include_str!("transactions.rs")),
+        ("audit", include_str!("audit.rs")),
+        ("api_keys", include_str!("api_keys.rs")),
+        ("catalog", include_str!("catalog.rs")),
+        ("accounts", include_str!("accounts.rs")),
+        ("characters", include_str!("characters.rs")),
+        ("teams", include_str!("teams.rs")),
+        ("progressions", include_str!("progressions.rs")),
+    ];
+
+    /// The behaviours `storage_conformance!` lists for `group`.
+    fn listed(group: &str) -> Vec<String> {
+        let source = include_str!("mod.rs");
+        let marker = format!("@group $fresh, {group} [");
+        let Some(start) = source.find(&marker) else {
+            return Vec::new();
+        };
+        let rest = &source[start + marker.len()..];
+        let end = rest.find(']').expect("the list closes");
+        rest[..end]
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The behaviours a suite module defines: each of its `pub async fn`s.
+    fn defined(source: &str) -> Vec<String> {
+        source
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .map(|rest| {
+                rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_behaviour_of_every_suite_module_is_listed() {
+        let mut missing = Vec::new();
+        for (group, source) in SUITES {
+            let listed = listed(group);
+            assert!(!listed.is_empty(), "no list for the suite `{group}`");
+            for name in defined(source) {
+                if !listed.contains(&name) {
+                    missing.push(format!("{group}::{name}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "behaviours missing from `storage_conformance!` (they run on no backend): {missing:?}"
+        );
+    }
+
+    #[test]
+    fn every_suite_module_is_checked() {
+        let declared = include_str!("mod.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub mod "))
+            .map(|name| name.trim_end_matches(';'))
+            .filter(|name| *name != "fixtures");
+        for name in declared {
+            assert!(
+                SUITES.iter().any(|(group, _)| *group == name),
+                "the suite module `{name}` is missing from SUITES"
+            );
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use domain::{RevokeReason, Session};
+use domain::{RevokeReason, Session, UniqueRule};
 use time::Duration;
 use tokio::sync::Barrier;
 
@@ -165,7 +165,7 @@ pub async fn inserting_a_session_with_a_taken_id_is_a_duplicate(storage: FreshSt
     let result = storage.sessions().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "sessions_pkey");
+    assert_duplicate(result, UniqueRule::SessionId);
     let sessions = storage.sessions();
     let by_hash = sessions.find_by_token_hash(&second.refresh_token_hash);
     assert_eq!(by_hash.await.expect("find"), None);
@@ -185,7 +185,7 @@ pub async fn inserting_a_session_with_a_stored_token_hash_is_a_duplicate(storage
     let result = storage.sessions().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "sessions_token_hash");
+    assert_duplicate(result, UniqueRule::SessionTokenHash);
     assert_eq!(stored_session(&storage, second.id).await, None);
     let by_hash = storage
         .sessions()

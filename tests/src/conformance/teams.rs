@@ -3,7 +3,7 @@
 //! Owners, accounts, members and the catalog naming the members are stored
 //! first, so a backend with foreign keys runs the same bodies.
 
-use domain::{Character, GameAccount, PageRequest, Team, TeamMembers, TeamView, User};
+use domain::{Character, GameAccount, PageRequest, Team, TeamMembers, TeamView, UniqueRule, User};
 
 use super::FreshStorage;
 use super::fixtures::{
@@ -138,7 +138,7 @@ pub async fn inserting_a_team_with_a_taken_id_is_a_duplicate(storage: FreshStora
     let result = storage.teams().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "teams_pkey");
+    assert_duplicate(result, UniqueRule::TeamId);
     assert_eq!(found(&storage, &r.owner, &second).await, None);
     assert_eq!(
         found(&storage, &someone_else, &first).await,
@@ -162,7 +162,7 @@ pub async fn a_team_name_of_the_owner_ignoring_case_is_a_duplicate_but_free_for_
     let theirs_result = storage.teams().insert(&theirs).await;
 
     // Assert
-    assert_duplicate(clash_result, "teams_owner_name");
+    assert_duplicate(clash_result, UniqueRule::TeamName);
     assert_eq!(found(&storage, &r.owner, &clash).await, None);
     theirs_result.expect("another user may use the name");
     let mine = listed_names(&storage, &r.owner, None, page(1, 20)).await;
@@ -303,7 +303,7 @@ pub async fn updating_a_team_to_another_teams_name_is_a_duplicate_and_writes_not
     let result = storage.teams().update(&clash).await;
 
     // Assert
-    assert_duplicate(result, "teams_owner_name");
+    assert_duplicate(result, UniqueRule::TeamName);
     assert_eq!(
         found(&storage, &r.owner, &team).await,
         Some(view(&team, &r.account, &[&r.members[0]])),

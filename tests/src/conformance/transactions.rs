@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use domain::{RevokeReason, Session, User};
+use domain::{RevokeReason, Session, UniqueRule, User};
 use time::Duration;
 use tokio::sync::Barrier;
 
@@ -230,7 +230,7 @@ pub async fn when_the_second_insert_fails_the_first_user_is_not_stored_either(
     drop(tx);
 
     // Assert
-    assert_duplicate(second_write, "users_email");
+    assert_duplicate(second_write, UniqueRule::UserEmail);
     let users = storage.users();
     assert_eq!(users.find_by_id(first.id).await.expect("find"), None);
     assert_eq!(users.find_by_email(&first.email).await.expect("find"), None);
@@ -264,7 +264,7 @@ pub async fn when_an_insert_fails_after_a_revoke_the_revoke_is_undone(storage: F
     drop(tx);
 
     // Assert: the session is live again, exactly as before.
-    assert_duplicate(second_write, "sessions_token_hash");
+    assert_duplicate(second_write, UniqueRule::SessionTokenHash);
     assert_eq!(stored_session(&storage, session.id).await, Some(session));
     assert_eq!(stored_session(&storage, successor.id).await, None);
 }

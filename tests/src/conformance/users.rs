@@ -9,6 +9,7 @@ use super::FreshStorage;
 use super::fixtures::{
     a_user, assert_duplicate, at, new_password_hash, new_user_id, new_user_id_at,
 };
+use domain::UniqueRule;
 
 pub async fn inserting_a_user_then_finding_it_by_id_returns_every_field(storage: FreshStorage) {
     // Arrange: one user with every optional field set, one with none.
@@ -73,7 +74,7 @@ pub async fn inserting_a_second_user_with_the_same_email_is_a_duplicate(storage:
     let result = storage.users().insert(&second).await;
 
     // Assert: refused, and the first user is the one the e-mail finds.
-    assert_duplicate(result, "users_email");
+    assert_duplicate(result, UniqueRule::UserEmail);
     let users = storage.users();
     assert_eq!(users.find_by_id(second.id).await.expect("find"), None);
     assert_eq!(
@@ -92,7 +93,7 @@ pub async fn inserting_a_second_user_with_the_same_id_is_a_duplicate(storage: Fr
     let result = storage.users().insert(&second).await;
 
     // Assert
-    assert_duplicate(result, "users_pkey");
+    assert_duplicate(result, UniqueRule::UserId);
     let users = storage.users();
     assert_eq!(
         users.find_by_email(&second.email).await.expect("find"),
