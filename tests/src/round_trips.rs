@@ -38,6 +38,11 @@ impl RoundTripProxy {
                 let Ok(outbound) = TcpStream::connect(&upstream).await else {
                     continue;
                 };
+                // As the client and the server do: a proxy that let Nagle's
+                // algorithm hold back a pipelined second write would add a
+                // delayed-ACK wait (40 ms) that neither end has.
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
                 tokio::spawn(forward(inbound, outbound, Arc::clone(&counted)));
             }
         });
