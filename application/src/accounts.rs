@@ -79,17 +79,15 @@ impl Roster {
                 None::<&str>,
                 account.notes.as_ref().map(Notes::as_str),
             );
-        self.record(
-            tx.as_ref(),
+        let entry = self.audit_entry(
             now,
             client,
             owner,
             "account.created",
             Resource::new("account", account.id),
             changes.into_vec(),
-        )
-        .await?;
-        tx.commit().await?;
+        );
+        tx.commit_with_audit(&[entry]).await?;
         Ok(AccountView {
             account,
             character_count: 0,
@@ -135,17 +133,15 @@ impl Roster {
         if !updated {
             return Err(RosterError::NotFound("account"));
         }
-        self.record(
-            tx.as_ref(),
+        let entry = self.audit_entry(
             now,
             client,
             owner,
             "account.updated",
             Resource::new("account", id),
             changes.into_vec(),
-        )
-        .await?;
-        tx.commit().await?;
+        );
+        tx.commit_with_audit(&[entry]).await?;
         Ok(AccountView {
             account,
             character_count: current.character_count,
@@ -164,6 +160,7 @@ impl Roster {
         let tx = self.storage.begin().await?;
         let current = find_locked(tx.as_ref(), owner, id).await?;
         let now = self.now();
+        let mut entries = Vec::new();
         if current.character_count > 0 {
             if !cascade {
                 return Err(RosterError::AccountHasCharacters {
@@ -171,9 +168,8 @@ impl Roster {
                 });
             }
             let deleted = tx.characters().delete_by_account(owner, id, now).await?;
-            for character in deleted {
-                self.record(
-                    tx.as_ref(),
+            entries.extend(deleted.into_iter().map(|character| {
+                self.audit_entry(
                     now,
                     client,
                     owner,
@@ -181,23 +177,20 @@ impl Roster {
                     Resource::new("character", character),
                     Vec::new(),
                 )
-                .await?;
-            }
+            }));
         }
         if !tx.accounts().delete(owner, id, now).await? {
             return Err(RosterError::NotFound("account"));
         }
-        self.record(
-            tx.as_ref(),
+        entries.push(self.audit_entry(
             now,
             client,
             owner,
             "account.deleted",
             Resource::new("account", id),
             Vec::new(),
-        )
-        .await?;
-        tx.commit().await?;
+        ));
+        tx.commit_with_audit(&entries).await?;
         Ok(())
     }
 }

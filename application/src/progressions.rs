@@ -112,8 +112,7 @@ impl Roster {
                 format(previous.as_ref().and_then(|p| p.completed_at)).as_deref(),
                 format(progression.completed_at).as_deref(),
             );
-        self.record(
-            tx.as_ref(),
+        let entry = self.audit_entry(
             now,
             client,
             owner,
@@ -124,9 +123,8 @@ impl Roster {
             },
             Resource::new("progression", format!("{character}:{}", item.0)),
             changes.into_vec(),
-        )
-        .await?;
-        tx.commit().await?;
+        );
+        tx.commit_with_audit(&[entry]).await?;
         Ok(view(progression))
     }
 

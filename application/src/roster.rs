@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use domain::ports::{Clock, Random, Storage, Transaction};
+use domain::ports::{Clock, Random, Storage};
 use domain::{
     AuditEntry, AuditValue, Change, FieldError, RepoError, UniqueRule, UserId, ValidationErrors,
 };
@@ -108,22 +108,6 @@ impl Roster {
             resource,
             changes,
         )
-    }
-
-    /// Appends the audit entry of a change to `tx`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn record(
-        &self,
-        tx: &dyn Transaction,
-        now: OffsetDateTime,
-        client: &ClientInfo,
-        owner: UserId,
-        action: &str,
-        resource: Resource,
-        changes: Vec<Change>,
-    ) -> Result<(), RepoError> {
-        let entry = self.audit_entry(now, client, owner, action, resource, changes);
-        tx.audit().append(&entry).await
     }
 }
 

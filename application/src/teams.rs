@@ -122,18 +122,16 @@ impl Roster {
                 None::<&str>,
                 member_list(&team.member_ids).as_str(),
             );
-        self.record(
-            tx.as_ref(),
+        let entry = self.audit_entry(
             now,
             client,
             owner,
             "team.created",
             Resource::new("team", team.id),
             changes.into_vec(),
-        )
-        .await?;
+        );
         let view = find(tx.as_ref(), owner, team.id).await?;
-        tx.commit().await?;
+        tx.commit_with_audit(&[entry]).await?;
         Ok(view)
     }
 
@@ -189,18 +187,16 @@ impl Roster {
         if !updated {
             return Err(RosterError::NotFound("team"));
         }
-        self.record(
-            tx.as_ref(),
+        let entry = self.audit_entry(
             now,
             client,
             owner,
             "team.updated",
             Resource::new("team", id),
             changes.into_vec(),
-        )
-        .await?;
+        );
         let view = find(tx.as_ref(), owner, id).await?;
-        tx.commit().await?;
+        tx.commit_with_audit(&[entry]).await?;
         Ok(view)
     }
 
@@ -215,17 +211,15 @@ impl Roster {
         if !tx.teams().delete(owner, id).await? {
             return Err(RosterError::NotFound("team"));
         }
-        self.record(
-            tx.as_ref(),
+        let entry = self.audit_entry(
             now,
             client,
             owner,
             "team.deleted",
             Resource::new("team", id),
             Vec::new(),
-        )
-        .await?;
-        tx.commit().await?;
+        );
+        tx.commit_with_audit(&[entry]).await?;
         Ok(())
     }
 }
