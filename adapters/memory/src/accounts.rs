@@ -51,7 +51,7 @@ impl<A: Access> AccountRepository for Repos<A> {
     async fn find(&self, owner: UserId, id: AccountId) -> Result<Option<AccountView>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let account = s.live_account(owner, id)?.clone();
                 let character_count = s
                     .characters_of(owner)
@@ -67,10 +67,7 @@ impl<A: Access> AccountRepository for Repos<A> {
 
     async fn lock(&self, owner: UserId, id: AccountId) -> Result<bool, RepoError> {
         // A transaction already holds the whole state; nothing more to lock.
-        Ok(self
-            .0
-            .with_state(|s, _| s.live_account(owner, id).is_some())
-            .await)
+        Ok(self.0.read(|s| s.live_account(owner, id).is_some()).await)
     }
 
     async fn list(
@@ -82,7 +79,7 @@ impl<A: Access> AccountRepository for Repos<A> {
         let search = search.map(str::to_lowercase);
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let mut matches: Vec<(String, &GameAccount)> = s
                     .accounts_of(owner)
                     .filter(|a| a.deleted_at.is_none())

@@ -57,7 +57,7 @@ impl<A: Access> ApiKeyRepository for Repos<A> {
     async fn find_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKey>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 s.api_keys
                     .by_hash
                     .get(hash)
@@ -70,7 +70,7 @@ impl<A: Access> ApiKeyRepository for Repos<A> {
     async fn list(&self, owner: UserId) -> Result<Vec<ApiKey>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let mut keys: Vec<ApiKey> = s
                     .api_keys
                     .keys

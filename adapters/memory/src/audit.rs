@@ -46,7 +46,7 @@ impl<A: Access> AuditRepository for Repos<A> {
     ) -> Result<Vec<AuditEntry>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let older = match before {
                     Some(before) => s.audit.entries.range(..before),
                     None => s.audit.entries.range(..),

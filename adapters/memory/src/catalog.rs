@@ -44,7 +44,7 @@ impl CatalogTable {
 
 impl<A: Access> Repos<A> {
     async fn snapshot(&self) -> Option<Arc<CatalogSnapshot>> {
-        self.0.with_state(|s, _| s.catalog.snapshot.clone()).await
+        self.0.read(|s| s.catalog.snapshot.clone()).await
     }
 }
 

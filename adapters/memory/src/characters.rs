@@ -101,7 +101,7 @@ impl<A: Access> CharacterRepository for Repos<A> {
     ) -> Result<Option<CharacterView>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| s.live_character(owner, id).map(|c| s.character_view(c)))
+            .read(|s| s.live_character(owner, id).map(|c| s.character_view(c)))
             .await)
     }
 
@@ -113,7 +113,7 @@ impl<A: Access> CharacterRepository for Repos<A> {
         let ids = distinct(ids);
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 ids.iter()
                     .filter_map(|id| s.live_character(owner, *id))
                     .map(|c| s.character_view(c))
@@ -132,7 +132,7 @@ impl<A: Access> CharacterRepository for Repos<A> {
         let search = filter.search.as_deref().map(str::to_lowercase);
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let mut found: Vec<(String, &Character)> = s
                     .characters_of(owner)
                     .filter(|c| matches(c, filter, search.as_deref()))

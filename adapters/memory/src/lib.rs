@@ -1,8 +1,8 @@
 //! In-memory storage: the embedded default and the fast test double.
 //!
 //! It is real code held to the same conformance suite as PostgreSQL. All
-//! state sits behind one async mutex. A transaction holds that mutex for its
-//! whole life — transactions are serializable, and readers never see a
+//! state sits behind one async reader-writer lock: single reads share it,
+//! and a transaction holds it exclusively for its whole life — transactions are serializable, and readers never see a
 //! half-applied unit — and keeps an undo log that restores every change if
 //! it is dropped without commit.
 //!
@@ -30,7 +30,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::RepoError;
 use domain::ports::{Repositories, RepositorySet, Storage, Transaction};
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 
 use tables::State;
 use transaction::{Direct, Repos};
@@ -44,7 +44,7 @@ pub struct MemoryStorage {
 impl MemoryStorage {
     pub fn new() -> Self {
         Self {
-            repos: Arc::new(Repos(Direct(Arc::new(Mutex::new(State::default()))))),
+            repos: Arc::new(Repos(Direct(Arc::new(RwLock::new(State::default()))))),
         }
     }
 }

@@ -42,7 +42,7 @@ impl<A: Access> ProgressionRepository for Repos<A> {
     ) -> Result<Option<Progression>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 s.live_character(owner, character)?;
                 s.roster.progressions.get(&character)?.get(&item).cloned()
             })
@@ -72,7 +72,7 @@ impl<A: Access> ProgressionRepository for Repos<A> {
     ) -> Result<Paged<ProgressionView>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let found: Vec<_> = s
                     .progression_views(owner, character)
                     .filter(|(p, k, _)| {
@@ -96,7 +96,7 @@ impl<A: Access> ProgressionRepository for Repos<A> {
     ) -> Result<Vec<ProgressCount>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let mut counts: BTreeMap<(ItemKind, ProgressStatus), u64> = BTreeMap::new();
                 for (p, kind, _) in s.progression_views(owner, character) {
                     *counts.entry((kind, p.status)).or_insert(0) += 1;
@@ -122,7 +122,7 @@ impl<A: Access> ProgressionRepository for Repos<A> {
         let mut seen = HashSet::new();
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 characters
                     .iter()
                     .filter(|id| seen.insert(**id))

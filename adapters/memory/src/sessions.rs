@@ -125,13 +125,13 @@ impl<A: Access> SessionRepository for Repos<A> {
     }
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
-        Ok(self.0.with_state(|s, _| s.sessions.get(&id).cloned()).await)
+        Ok(self.0.read(|s| s.sessions.get(&id).cloned()).await)
     }
 
     async fn find_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 s.session_by_hash
                     .get(hash)
                     .and_then(|id| s.sessions.get(id))
@@ -147,7 +147,7 @@ impl<A: Access> SessionRepository for Repos<A> {
     ) -> Result<Vec<Session>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let mut active: Vec<Session> = s
                     .sessions_of(owner)
                     .filter(|session| session.is_active(now))

@@ -32,7 +32,7 @@ impl<A: Access> TeamRepository for Repos<A> {
     async fn find(&self, owner: UserId, id: TeamId) -> Result<Option<TeamView>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 s.roster
                     .teams
                     .get(&id)
@@ -51,7 +51,7 @@ impl<A: Access> TeamRepository for Repos<A> {
         let search = search.map(str::to_lowercase);
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let mut found: Vec<(String, &Team)> = s
                     .teams_of(owner)
                     .filter(|t| name_matches(t.name.as_str(), search.as_deref()))
@@ -107,7 +107,7 @@ impl<A: Access> TeamRepository for Repos<A> {
     ) -> Result<Vec<TeamView>, RepoError> {
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 let mut found: Vec<(String, &Team)> = s
                     .teams_of(owner)
                     .filter(|t| t.member_ids.contains(&character))

@@ -63,14 +63,11 @@ impl<A: Access> UserRepository for Repos<A> {
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
-        Ok(self.0.with_state(|s, _| s.users.get(&id).cloned()).await)
+        Ok(self.0.read(|s| s.users.get(&id).cloned()).await)
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
-        Ok(self
-            .0
-            .with_state(|s, _| s.user_by_email(email).cloned())
-            .await)
+        Ok(self.0.read(|s| s.user_by_email(email).cloned()).await)
     }
 
     async fn replace_password_hash(
@@ -168,7 +165,7 @@ impl<A: Access> UserRepository for Repos<A> {
         };
         Ok(self
             .0
-            .with_state(|s, _| {
+            .read(|s| {
                 // Users are few next to sessions; a scan and a sort keep the
                 // state free of a second index that every write would keep up.
                 let mut found: Vec<User> = s
