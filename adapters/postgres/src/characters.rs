@@ -443,7 +443,7 @@ impl<E: Exec> CharacterRepository for Repos<E> {
     ) -> Result<Option<CharacterView>, RepoError> {
         let (id, owner) = (id.as_uuid(), owner.as_uuid());
         let params: [&(dyn ToSql + Sync); 2] = [&id, &owner];
-        let (rows, names) = futures::try_join!(self.0.query(FIND_SQL, &params), self.1.get(self))?;
+        let (rows, names) = futures::try_join!(self.0.lookup(FIND_SQL, &params), self.1.get(self))?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };

@@ -1,9 +1,12 @@
-//! Where statements run: on any pooled connection, or on the one
-//! connection of an open transaction.
+//! Where statements run: on any pooled connection, on a connection shared
+//! by many callers at once (lookups), or on the one connection of an open
+//! transaction.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{ClientWrapper, Object, Pool};
 use domain::RepoError;
 use futures::future::{join_all, try_join_all};
 use sea_query_postgres::PostgresValues;
@@ -38,6 +41,16 @@ pub(crate) trait Exec: Send + Sync {
         sql: &str,
         params: &Params<'_>,
     ) -> impl Future<Output = Result<u64, RepoError>> + Send;
+    /// A lookup: one read of a few rows by key (a session, a character by
+    /// id), cheap and bounded, so it may share a connection with other
+    /// callers' lookups. Inside a transaction it is an ordinary query.
+    fn lookup(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>, RepoError>> + Send {
+        self.query(sql, params)
+    }
     /// Runs `statements` in order, all or none: inside the open transaction,
     /// or else in a transaction of their own on one connection. They are
     /// not prepared for reuse: they are meant for one-off bulk writes.
@@ -47,9 +60,126 @@ pub(crate) trait Exec: Send + Sync {
     ) -> impl Future<Output = Result<(), RepoError>> + Send;
 }
 
-/// Each statement on its own pooled connection, in its own implicit
-/// transaction.
-pub(crate) struct PoolExec(pub(crate) Pool);
+/// Each statement in its own implicit transaction: on a pooled connection
+/// of its own, or, for a lookup, on one of the shared lanes.
+pub(crate) struct PoolExec {
+    pool: Pool,
+    lanes: Lanes,
+}
+
+impl PoolExec {
+    /// `config` is the one the pool's connections are made with.
+    pub(crate) fn new(pool: Pool, config: tokio_postgres::Config) -> Self {
+        Self {
+            lanes: Lanes::new(config),
+            pool,
+        }
+    }
+}
+
+/// How many connections the lookups share. Two, so PostgreSQL can answer
+/// on two cores; more would only make the batches smaller.
+const LANES: usize = 2;
+
+/// Connections shared by every caller at once, for lookups.
+///
+/// A tokio-postgres connection pipelines the requests of all its callers:
+/// what was queued while it was writing goes out in one write, and
+/// PostgreSQL answers the batch in one wake-up. Under load that turns a
+/// system call and a server wake-up per statement into one per batch, and
+/// those are most of what a lookup costs (measured on the authenticated
+/// read: see the README). The price is that a lookup waits behind the ones
+/// queued before it, which is why only bounded reads by key come here.
+///
+/// Never a transaction on a lane: a `BEGIN` there would take in every other
+/// caller's statements. The lanes' connections have the pool's settings
+/// but are not counted in `DATABASE_POOL_SIZE`. A lane whose connection
+/// closed, or that timed out, is replaced on its next use.
+struct Lanes {
+    config: tokio_postgres::Config,
+    lanes: [StdMutex<Option<Arc<ClientWrapper>>>; LANES],
+    next: AtomicUsize,
+}
+
+impl Lanes {
+    fn new(config: tokio_postgres::Config) -> Self {
+        Self {
+            config,
+            lanes: Default::default(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn slot(&self, lane: usize) -> std::sync::MutexGuard<'_, Option<Arc<ClientWrapper>>> {
+        self.lanes[lane]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next lane in turn, with its connection (made if it has none or
+    /// the one it had closed).
+    async fn take_turn(&self) -> Result<(usize, Arc<ClientWrapper>), RepoError> {
+        let lane = self.next.fetch_add(1, Ordering::Relaxed) % LANES;
+        if let Some(client) = self.slot(lane).as_ref().filter(|c| !c.is_closed()) {
+            return Ok((lane, Arc::clone(client)));
+        }
+        let fresh = timeout(super::ACQUIRE_TIMEOUT, self.connect())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(from_pg)?;
+        let mut slot = self.slot(lane);
+        // Another caller may have filled the lane meanwhile: keep theirs.
+        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok((lane, Arc::clone(client)));
+        }
+        let fresh = Arc::new(fresh);
+        *slot = Some(Arc::clone(&fresh));
+        Ok((lane, fresh))
+    }
+
+    async fn connect(&self) -> Result<ClientWrapper, tokio_postgres::Error> {
+        let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
+        // The wrapper aborts this task when it is dropped, which closes
+        // the connection.
+        let task = tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::warn!(%error, "a lookup connection to PostgreSQL ended");
+            }
+        });
+        Ok(ClientWrapper::new(client, task))
+    }
+
+    /// Empties `lane` if it still holds `client`: the connection is closed
+    /// once its last caller lets go of it.
+    fn retire(&self, lane: usize, client: &Arc<ClientWrapper>) {
+        let mut slot = self.slot(lane);
+        if slot.as_ref().is_some_and(|held| Arc::ptr_eq(held, client)) {
+            *slot = None;
+        }
+    }
+
+    async fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, RepoError> {
+        let (lane, client) = self.take_turn().await?;
+        let outcome = timeout(STATEMENT_TIMEOUT, async {
+            let prepared = client.prepare_cached(sql).await?;
+            client.query(&prepared, params).await
+        })
+        .await;
+        match outcome {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(error)) => {
+                if client.is_closed() {
+                    self.retire(lane, &client);
+                }
+                Err(from_pg(error))
+            }
+            Err(_) => {
+                self.retire(lane, &client);
+                Err(timed_out())
+            }
+        }
+    }
+}
 
 /// Single statements that lose a serialization race are run again, a few
 /// times: each is a whole transaction of its own, so that is safe.
@@ -75,7 +205,7 @@ enum Output {
 impl Want {
     async fn run(
         self,
-        client: &Object,
+        client: &ClientWrapper,
         statement: &tokio_postgres::Statement,
         params: &Params<'_>,
     ) -> Result<Output, tokio_postgres::Error> {
@@ -111,7 +241,7 @@ impl PoolExec {
     /// pooled connection, within `STATEMENT_TIMEOUT`. A connection that
     /// timed out is in an unknown state: it is closed, not pooled again.
     async fn run(&self, sql: &str, params: &Params<'_>, want: Want) -> Result<Output, RepoError> {
-        let client = self.0.get().await.map_err(from_pool)?;
+        let client = self.pool.get().await.map_err(from_pool)?;
         let outcome = timeout(STATEMENT_TIMEOUT, async {
             let prepared = client.prepare_cached(sql).await?;
             let mut attempt = 1;
@@ -141,8 +271,13 @@ impl Exec for PoolExec {
     async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, RepoError> {
         self.run(sql, params, Want::Count).await.map(Output::count)
     }
+
+    async fn lookup(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, RepoError> {
+        self.lanes.query(sql, params).await
+    }
+
     async fn execute_all(&self, statements: &[Statement]) -> Result<(), RepoError> {
-        let mut client = self.0.get().await.map_err(from_pool)?;
+        let mut client = self.pool.get().await.map_err(from_pool)?;
         // The whole transaction is run again, not a statement: a lost race
         // aborts the transaction, and the retry starts from a clean one.
         let outcome = timeout(STATEMENT_TIMEOUT, async {

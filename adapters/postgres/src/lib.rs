@@ -45,7 +45,7 @@ use exec::{Exec, PoolExec, TxExec};
 
 /// How long a request waits for a pooled connection before the database
 /// counts as unavailable (503), rather than hanging.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -114,7 +114,7 @@ impl PgStorage {
             .keepalives_idle(Duration::from_secs(30))
             .tcp_user_timeout(Duration::from_secs(10));
         let manager = deadpool_postgres::Manager::from_config(
-            pg_config,
+            pg_config.clone(),
             NoTls,
             deadpool_postgres::ManagerConfig {
                 recycling_method: deadpool_postgres::RecyclingMethod::Fast,
@@ -135,7 +135,7 @@ impl PgStorage {
             .map_err(|e| ConnectError::Pool(e.to_string()))?;
         Ok(Self {
             repos: std::sync::Arc::new(Repos(
-                PoolExec(pool.clone()),
+                PoolExec::new(pool.clone(), pg_config),
                 std::sync::Arc::new(CatalogNames::default()),
             )),
             pool,

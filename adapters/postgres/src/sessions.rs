@@ -134,7 +134,7 @@ impl<E: Exec> SessionRepository for Repos<E> {
                 .build(PostgresQueryBuilder)
                 .0
         });
-        let rows = self.0.query(&SQL, &[&id.as_uuid()]).await?;
+        let rows = self.0.lookup(&SQL, &[&id.as_uuid()]).await?;
         rows.first().map(from_row).transpose()
     }
 
