@@ -5,6 +5,7 @@
 //! envelope built deep in a handler or an error conversion carries the
 //! request id without threading it through every signature.
 
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use application::auth::ClientInfo;
@@ -15,7 +16,10 @@ use time::OffsetDateTime;
 #[derive(Debug)]
 pub struct RequestContext {
     pub request_id: String,
-    pub client: ClientInfo,
+    /// The peer's address and its `User-Agent`, kept as they came: most
+    /// requests never need them as text (see [`RequestContext::client`]).
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<poem::http::HeaderValue>,
     pub clock: Arc<dyn Clock>,
     /// Set once the caller is authenticated, for the access log.
     pub user_id: OnceLock<UserId>,
@@ -46,8 +50,20 @@ impl RequestContext {
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
+    /// Who sent the current request, for the session and audit records of
+    /// the routes that write them.
     pub fn client() -> ClientInfo {
-        CONTEXT.try_with(|c| c.client.clone()).unwrap_or_default()
+        CONTEXT
+            .try_with(|c| ClientInfo {
+                request_id: Some(c.request_id.clone()),
+                ip: c.ip.map(|ip| ip.to_string()),
+                user_agent: c
+                    .user_agent
+                    .as_ref()
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            })
+            .unwrap_or_default()
     }
 
     pub fn record_user(user_id: UserId) {

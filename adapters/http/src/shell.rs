@@ -5,7 +5,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use application::auth::ClientInfo;
 use domain::ports::{Clock, Random};
 use poem::http::header::{self, HeaderName, HeaderValue};
 use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
@@ -50,15 +49,9 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         let started = Instant::now();
         let request_id = self.request_id(&req);
         let context = Arc::new(RequestContext {
-            request_id: request_id.clone(),
-            client: ClientInfo {
-                request_id: Some(request_id),
-                ip: req
-                    .remote_addr()
-                    .as_socket_addr()
-                    .map(|addr| addr.ip().to_string()),
-                user_agent: header_str(&req, header::USER_AGENT).map(str::to_owned),
-            },
+            request_id,
+            ip: req.remote_addr().as_socket_addr().map(|addr| addr.ip()),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
             clock: Arc::clone(&self.shell.clock),
             user_id: OnceLock::new(),
         });
@@ -117,6 +110,9 @@ impl<E> ShellEndpoint<E> {
 
     fn decorate(&self, response: &mut Response, request_id: &str, is_docs: bool) {
         let headers = response.headers_mut();
+        // Room for the headers below at once, instead of growing the map
+        // on the way.
+        headers.reserve(8);
         if let Ok(value) = HeaderValue::from_str(request_id) {
             headers.insert(REQUEST_ID, value);
         }
