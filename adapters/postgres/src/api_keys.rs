@@ -96,7 +96,7 @@ impl<E: Exec> ApiKeyRepository for Repos<E> {
         let query = select()
             .and_where(Expr::col(ApiKeys::KeyHash).eq(hash.as_bytes().to_vec()))
             .to_owned();
-        Ok(self.select(&query, from_row).await?.into_iter().next())
+        self.lookup(&query, from_row).await
     }
 
     async fn list(&self, owner: UserId) -> Result<Vec<ApiKey>, RepoError> {

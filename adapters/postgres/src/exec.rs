@@ -97,8 +97,28 @@ const LANES: usize = 2;
 /// closed, or that timed out, is replaced on its next use.
 struct Lanes {
     config: tokio_postgres::Config,
-    lanes: [StdMutex<Option<Arc<ClientWrapper>>>; LANES],
+    lanes: [Lane; LANES],
     next: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Lane {
+    /// The connection, while it lives.
+    current: StdMutex<Option<Arc<ClientWrapper>>>,
+    /// Held by the one caller that (re)connects the lane, so that the
+    /// others wait for its connection instead of each making one.
+    connecting: Mutex<()>,
+}
+
+impl Lane {
+    fn live(&self) -> Option<Arc<ClientWrapper>> {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|client| !client.is_closed())
+            .map(Arc::clone)
+    }
 }
 
 impl Lanes {
@@ -110,31 +130,25 @@ impl Lanes {
         }
     }
 
-    fn slot(&self, lane: usize) -> std::sync::MutexGuard<'_, Option<Arc<ClientWrapper>>> {
-        self.lanes[lane]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The next lane in turn, with its connection (made if it has none or
     /// the one it had closed).
-    async fn take_turn(&self) -> Result<(usize, Arc<ClientWrapper>), RepoError> {
-        let lane = self.next.fetch_add(1, Ordering::Relaxed) % LANES;
-        if let Some(client) = self.slot(lane).as_ref().filter(|c| !c.is_closed()) {
-            return Ok((lane, Arc::clone(client)));
+    async fn take_turn(&self) -> Result<(&Lane, Arc<ClientWrapper>), RepoError> {
+        let lane = &self.lanes[self.next.fetch_add(1, Ordering::Relaxed) % LANES];
+        if let Some(client) = lane.live() {
+            return Ok((lane, client));
         }
-        let fresh = timeout(super::ACQUIRE_TIMEOUT, self.connect())
+        let _connecting = lane.connecting.lock().await;
+        // Whoever held the lock before may have connected it already.
+        if let Some(client) = lane.live() {
+            return Ok((lane, client));
+        }
+        let client = timeout(super::ACQUIRE_TIMEOUT, self.connect())
             .await
             .map_err(|_| timed_out())?
             .map_err(from_pg)?;
-        let mut slot = self.slot(lane);
-        // Another caller may have filled the lane meanwhile: keep theirs.
-        if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok((lane, Arc::clone(client)));
-        }
-        let fresh = Arc::new(fresh);
-        *slot = Some(Arc::clone(&fresh));
-        Ok((lane, fresh))
+        let client = Arc::new(client);
+        *lane.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&client));
+        Ok((lane, client))
     }
 
     async fn connect(&self) -> Result<ClientWrapper, tokio_postgres::Error> {
@@ -151,10 +165,13 @@ impl Lanes {
 
     /// Empties `lane` if it still holds `client`: the connection is closed
     /// once its last caller lets go of it.
-    fn retire(&self, lane: usize, client: &Arc<ClientWrapper>) {
-        let mut slot = self.slot(lane);
-        if slot.as_ref().is_some_and(|held| Arc::ptr_eq(held, client)) {
-            *slot = None;
+    fn retire(lane: &Lane, client: &Arc<ClientWrapper>) {
+        let mut current = lane.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current
+            .as_ref()
+            .is_some_and(|held| Arc::ptr_eq(held, client))
+        {
+            *current = None;
         }
     }
 
@@ -169,12 +186,12 @@ impl Lanes {
             Ok(Ok(rows)) => Ok(rows),
             Ok(Err(error)) => {
                 if client.is_closed() {
-                    self.retire(lane, &client);
+                    Self::retire(lane, &client);
                 }
                 Err(from_pg(error))
             }
             Err(_) => {
-                self.retire(lane, &client);
+                Self::retire(lane, &client);
                 Err(timed_out())
             }
         }

@@ -73,6 +73,18 @@ impl<E: Exec> Repos<E> {
     }
 
     /// Runs an insert, update or delete; returns how many rows it touched.
+    /// The first row of a lookup (see [`Exec::lookup`]): a read of one row
+    /// by key.
+    pub(crate) async fn lookup<T>(
+        &self,
+        query: &SelectStatement,
+        from_row: fn(&Row) -> Result<T, RepoError>,
+    ) -> Result<Option<T>, RepoError> {
+        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
+        let rows = self.0.lookup(&sql, &values.as_params()).await?;
+        rows.first().map(from_row).transpose()
+    }
+
     pub(crate) async fn write(
         &self,
         statement: &(impl PostgresBinder + Sync),

@@ -90,7 +90,7 @@ impl<E: Exec> UserRepository for Repos<E> {
         let query = select()
             .and_where(Expr::col(Users::Id).eq(id.as_uuid()))
             .to_owned();
-        Ok(self.select(&query, from_row).await?.into_iter().next())
+        self.lookup(&query, from_row).await
     }
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
