@@ -93,7 +93,7 @@ const LANES: usize = 2;
 ///
 /// Never a transaction on a lane: a `BEGIN` there would take in every other
 /// caller's statements. The lanes' connections have the pool's settings
-/// but are not counted in `DATABASE_POOL_SIZE`. A lane whose connection
+/// but are not counted in `ROSTER_DATABASE_POOL`. A lane whose connection
 /// closed, or that timed out, is replaced on its next use.
 struct Lanes {
     config: tokio_postgres::Config,

@@ -7,6 +7,8 @@
 //! cannot hand out a connection in time becomes `Unavailable`, and
 //! serialization failures and deadlocks of single statements are retried.
 //! A transaction is one PostgreSQL transaction on one pooled connection.
+//! Lookups (a session, a user, an API key, a character by id) run on two
+//! shared, pipelined connections instead (`exec.rs`, the lanes).
 
 mod accounts;
 mod api_keys;
