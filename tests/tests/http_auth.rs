@@ -918,6 +918,38 @@ async fn logout_without_a_body_is_local() {
         .expect_status(StatusCode::OK);
 }
 
+/// What generated clients send for an optional body left out: a JSON
+/// content type and no bytes.
+#[tokio::test]
+async fn logout_and_refresh_with_a_json_content_type_and_no_body_act_as_without_a_body() {
+    let Some(app) = TestApp::spawn_with(&[("ROSTER_CORS_ORIGINS", APP_ORIGIN)]).await else {
+        return;
+    };
+    let user = app.new_user().await;
+    let refreshed = app.another_session(&user).await;
+
+    let logout = send(
+        app.api(Method::POST, "/auth/logout")
+            .bearer_auth(&user.access_token)
+            .header("content-type", "application/json"),
+    )
+    .await;
+    let refresh = send(
+        app.api(Method::POST, "/auth/refresh")
+            .header("content-type", "application/json")
+            .header(
+                COOKIE,
+                format!("roster_refresh={}", refreshed.refresh_token),
+            )
+            .header(ORIGIN, APP_ORIGIN),
+    )
+    .await;
+
+    logout.expect_status(StatusCode::NO_CONTENT);
+    app.me(&user.access_token).await.expect_unauthenticated();
+    refresh.expect_status(StatusCode::OK);
+}
+
 #[tokio::test]
 async fn logout_others_ends_every_other_session_and_keeps_this_one() {
     let Some(app) = TestApp::spawn().await else {

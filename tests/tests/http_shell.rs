@@ -334,8 +334,26 @@ async fn a_wrong_method_is_405_method_not_allowed() {
     };
 
     let reply = send(app.api(Method::GET, "/auth/login")).await;
+    let on_a_template = send(app.api(
+        Method::POST,
+        "/characters/0194d1f6-0000-7000-8000-000000000000",
+    ))
+    .await;
 
     reply.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+    assert_eq!(
+        reply.header("allow").as_deref(),
+        Some("POST"),
+        "{}",
+        reply.text
+    );
+    on_a_template.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
+    assert_eq!(
+        on_a_template.header("allow").as_deref(),
+        Some("DELETE, GET, PATCH"),
+        "{}",
+        on_a_template.text
+    );
 }
 
 #[tokio::test]

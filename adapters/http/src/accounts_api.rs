@@ -38,6 +38,7 @@ pub struct AccountsApi {
 struct AccountDto {
     id: Uuid,
     name: String,
+    #[oai(nullable)]
     notes: Option<String>,
     /// How many (not deleted) characters the account holds.
     character_count: u64,
@@ -75,6 +76,7 @@ struct CreateAccountRequest {
         deserialize_with = "crate::fields::roster::new_notes",
         validator(max_length = 500)
     )]
+    #[oai(nullable)]
     notes: Option<String>,
 }
 
@@ -93,6 +95,7 @@ struct UpdateAccountRequest {
         deserialize_with = "crate::fields::roster::patch_notes",
         validator(max_length = 500)
     )]
+    #[oai(nullable)]
     notes: MaybeUndefined<String>,
 }
 

@@ -40,6 +40,7 @@ struct AdminUserDto {
     created_at: OffsetDateTime,
     /// A disabled user cannot log in, and has no live session or API key.
     disabled: bool,
+    #[oai(nullable)]
     last_login_at: Option<OffsetDateTime>,
 }
 
@@ -57,13 +58,18 @@ impl From<User> for AdminUserDto {
     }
 }
 
-/// What to change; at least one field.
+/// What to change; at least one field. A new `role` takes effect with the
+/// user's next access token (refresh or login).
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateUserRequest {
-    /// Takes effect with the user's next access token (refresh or login).
+    // A new role takes effect with the user's next access token (said in
+    // the struct's description: a description beside a `$ref` would wrap
+    // it in `allOf`, which generators drop).
+    #[oai(deserialize_with = "crate::fields::absent_or")]
     role: Option<RoleDto>,
     /// `true` revokes every session and API key of the user at once.
+    #[oai(nullable)]
     disabled: Option<bool>,
 }
 

@@ -38,6 +38,7 @@ struct CreateKeyRequest {
     /// When the key stops working (RFC 3339); must be in the future. Never,
     /// when absent.
     #[oai(deserialize_with = "crate::fields::expires_at")]
+    #[oai(nullable)]
     expires_at: Option<OffsetDateTime>,
 }
 
@@ -50,7 +51,9 @@ struct ApiKeyDto {
     /// The key's first characters, to tell keys apart.
     prefix: String,
     created_at: OffsetDateTime,
+    #[oai(nullable)]
     last_used_at: Option<OffsetDateTime>,
+    #[oai(nullable)]
     expires_at: Option<OffsetDateTime>,
 }
 
@@ -77,6 +80,7 @@ struct CreatedKeyDto {
     /// The secret: `rk_…`. Shown only in this answer; store it now.
     key: String,
     created_at: OffsetDateTime,
+    #[oai(nullable)]
     expires_at: Option<OffsetDateTime>,
 }
 

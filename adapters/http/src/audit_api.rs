@@ -30,6 +30,7 @@ pub struct AuditApi {
 #[oai(rename_all = "camelCase")]
 pub struct AuditEntryDto {
     id: Uuid,
+    #[oai(nullable)]
     actor_id: Option<Uuid>,
     /// `resource.verb`, e.g. `auth.login`, `api_key.created`.
     action: String,
@@ -37,7 +38,9 @@ pub struct AuditEntryDto {
     resource_id: String,
     /// `{field: {from, to}}` for updates; never a secret.
     changes: Value,
+    #[oai(nullable)]
     ip: Option<String>,
+    #[oai(nullable)]
     request_id: Option<String>,
     at: OffsetDateTime,
 }

@@ -139,6 +139,7 @@ impl std::fmt::Debug for LoginRequest {
 struct RefreshRequest {
     /// The refresh token; when absent, the `roster_refresh` cookie is used.
     #[oai(deserialize_with = "crate::fields::refresh_token")]
+    #[oai(nullable)]
     refresh_token: Option<String>,
 }
 
@@ -168,9 +169,11 @@ enum Scope {
 #[derive(Object, Default)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct LogoutRequest {
+    #[oai(deserialize_with = "crate::fields::absent_or")]
     scope: Option<Scope>,
     /// Identifies the session when no bearer token is sent; else the cookie.
     #[oai(deserialize_with = "crate::fields::refresh_token")]
+    #[oai(nullable)]
     refresh_token: Option<String>,
 }
 
@@ -296,7 +299,9 @@ struct SessionDto {
     created_at: OffsetDateTime,
     last_used_at: OffsetDateTime,
     expires_at: OffsetDateTime,
+    #[oai(nullable)]
     user_agent: Option<String>,
+    #[oai(nullable)]
     ip: Option<String>,
     /// Whether this is the session of the request.
     current: bool,
@@ -318,13 +323,17 @@ impl From<SessionView> for SessionDto {
 }
 
 #[derive(ApiResponse)]
-enum SessionIssued {
+enum Registered {
     /// Registered and logged in.
     #[oai(status = 201)]
     Created(
         Json<Envelope<AuthSessionDto>>,
         #[oai(header = "Set-Cookie")] String,
     ),
+}
+
+#[derive(ApiResponse)]
+enum SessionIssued {
     /// Logged in or refreshed.
     #[oai(status = 200)]
     Ok(
@@ -354,11 +363,11 @@ impl AuthApi {
     ///
     /// Registers and logs in. Answers 409 when the e-mail is taken.
     #[oai(path = "/register", method = "post", operation_id = "auth.register")]
-    async fn register(&self, body: Json<RegisterRequest>) -> ApiResult<SessionIssued> {
+    async fn register(&self, body: Json<RegisterRequest>) -> ApiResult<Registered> {
         let input = Registration::try_from(body.0).map_err(|e| ApiError::validation(&e))?;
         let issued = self.auth.register(input, &RequestContext::client()).await?;
         let cookie = self.refresh_cookie(&issued);
-        Ok(SessionIssued::Created(
+        Ok(Registered::Created(
             Json(Envelope::new(issued.into())),
             cookie,
         ))

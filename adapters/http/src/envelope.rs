@@ -62,7 +62,7 @@ pub struct ErrorDetails {
     /// The fields that broke a rule, when they are known.
     #[oai(skip_serializing_if_is_none)]
     pub fields: Option<Vec<FieldIssue>>,
-    /// For `/health/ready`: the state of each backing service.
+    // For `/health/ready` (described on `Checks`).
     #[oai(skip_serializing_if_is_none)]
     pub checks: Option<Checks>,
 }
@@ -76,7 +76,7 @@ impl ErrorDetails {
     }
 }
 
-/// The state of each backing service.
+/// For `/health/ready`: the state of each backing service.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Checks {
@@ -111,6 +111,7 @@ pub struct ErrorEnvelope {
 pub struct CursorPagination {
     pub per_page: u32,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -32,6 +32,24 @@ fn optional_text(field: &str, value: Option<Value>) -> ParseResult<Option<String
     }
 }
 
+/// An optional field that may be left out but not sent as `null`: an enum
+/// (`role`, `scope`), whose schema stays a plain `$ref` because it is not
+/// nullable (a nullable `$ref` needs an `allOf` wrapper that generators
+/// drop).
+pub fn absent_or<T: poem_openapi::types::ParseFromJSON>(
+    value: Option<Value>,
+) -> ParseResult<Option<T>> {
+    match value {
+        None => Ok(None),
+        Some(Value::Null) => Err(ParseError::custom(
+            "cannot be null; leave the field out instead",
+        )),
+        value => T::parse_from_json(value)
+            .map(Some)
+            .map_err(ParseError::propagate),
+    }
+}
+
 fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

@@ -17,6 +17,7 @@ mod auth_api;
 mod catalog_api;
 mod characters_api;
 mod context;
+mod document;
 mod envelope;
 mod error;
 mod fields;
@@ -155,13 +156,15 @@ fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()>
 
 /// The OpenAPI document, as served at `/openapi.json`.
 pub fn openapi_document(deps: &HttpDeps, config: &HttpConfig) -> String {
-    api_service(deps, config).spec()
+    document::finish(&api_service(deps, config).spec())
 }
 
 /// The whole HTTP application, middleware included.
 pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + use<> {
     let service = api_service(&deps, config);
-    let spec = service.spec();
+    let spec = document::finish(&service.spec());
+    let documented = document::documented_errors(&spec);
+    let allowed = document::AllowedMethods::from_document(&spec);
     let docs = service.swagger_ui();
     let routes = Route::new()
         .nest("/", service)
@@ -175,7 +178,7 @@ pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + use<> {
         )
         .nest("/docs", docs);
 
-    wrap(routes, &deps, config)
+    wrap(routes, &deps, config, documented, allowed)
 }
 
 /// The middleware every request goes through, around any endpoint.
@@ -183,6 +186,8 @@ fn wrap<E: Endpoint + 'static>(
     endpoint: E,
     deps: &HttpDeps,
     config: &HttpConfig,
+    documented: document::DocumentedErrors,
+    allowed: document::AllowedMethods,
 ) -> impl Endpoint + use<E> {
     let mut cors = Cors::new().allow_credentials(true);
     for origin in &config.cors_origins {
@@ -203,6 +208,8 @@ fn wrap<E: Endpoint + 'static>(
             random: Arc::clone(&deps.random),
             body_limit: config.body_limit,
             https: config.https(),
+            documented: Arc::new(documented),
+            allowed: Arc::new(allowed),
         })
 }
 

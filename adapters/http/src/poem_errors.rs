@@ -41,30 +41,34 @@ fn render_poem_error(error: poem::Error) -> Response {
         }]))
     };
     if let Some(e) = error.downcast_ref::<ParseRequestPayloadError>() {
-        let details = payload_field(&e.reason).map(|field| {
+        let field = payload_field(&e.reason);
+        let message = for_people(field.as_deref(), &e.reason);
+        let details = field.map(|field| {
             ErrorDetails::fields(vec![FieldIssue {
                 field,
-                message: e.reason.clone(),
+                message: message.clone(),
             }])
         });
         return render(
             ErrorCode::Validation,
-            format!("invalid request body: {}", e.reason),
+            format!("invalid request body: {message}"),
             details,
         );
     }
     if let Some(e) = error.downcast_ref::<ParseParamError>() {
+        let message = for_people(Some(e.name), &e.reason);
         return render(
             ErrorCode::Validation,
-            e.to_string(),
-            field_issue(e.name, &e.reason),
+            format!("invalid parameter: {message}"),
+            field_issue(e.name, &message),
         );
     }
     if let Some(e) = error.downcast_ref::<ParsePathError>() {
+        let message = for_people(Some(e.name), &e.reason);
         return render(
             ErrorCode::Validation,
-            e.to_string(),
-            field_issue(e.name, &e.reason),
+            format!("invalid path: {message}"),
+            field_issue(e.name, &message),
         );
     }
     if let Some(e) = error.downcast_ref::<ContentTypeError>() {
@@ -85,6 +89,80 @@ fn render_poem_error(error: poem::Error) -> Response {
         _ => error.to_string(),
     };
     render(code, message, None)
+}
+
+/// poem-openapi's reason, rewritten for a person: without the Rust type
+/// names it starts with (`failed to parse "CreateAccountRequest": …`,
+/// `failed to parse "optional_integer_int64": …`), and with a validator's
+/// failure (`… verification failed. minLength(2)`) said as the rule it
+/// broke (`name must be at least 2 characters`).
+fn for_people(field: Option<&str>, reason: &str) -> String {
+    let mut rest = reason.trim();
+    while let Some(after) = rest.strip_prefix("failed to parse \"") {
+        match after.find("\": ") {
+            Some(end) => rest = &after[end + 3..],
+            None => break,
+        }
+    }
+    let subject = field.unwrap_or("the value");
+    if let Some((_, rule)) = rest.split_once("verification failed. ") {
+        let bound = |name: &str| {
+            rule.strip_prefix(name)
+                .and_then(|r| r.strip_prefix('('))
+                .and_then(|r| r.strip_suffix(')'))
+        };
+        let characters = |n: &str| if n == "1" { "character" } else { "characters" };
+        let said = if let Some(n) = bound("minLength") {
+            format!("{subject} must be at least {n} {}", characters(n))
+        } else if let Some(n) = bound("maxLength") {
+            format!("{subject} must be at most {n} {}", characters(n))
+        } else if let Some(n) = bound("minimum") {
+            format!("{subject} must be at least {n}")
+        } else if let Some(n) = bound("maximum") {
+            format!("{subject} must be at most {n}")
+        } else if let Some(n) = bound("minItems") {
+            format!("{subject} must hold at least {n} items")
+        } else if let Some(n) = bound("maxItems") {
+            format!("{subject} must hold at most {n} items")
+        } else if rule.starts_with("uniqueItems") {
+            format!("{subject} must not repeat an item")
+        } else if rule.starts_with("pattern") {
+            format!("{subject} is not in the expected format")
+        } else {
+            format!("{subject} breaks a rule ({rule})")
+        };
+        return said;
+    }
+    if let Some(found) = rest.strip_prefix("Expected input type ") {
+        if let Some((expected, got)) = found.split_once(", found ") {
+            return format!(
+                "{subject} must be {}, not {}",
+                a_type(expected.trim_matches('"')),
+                got
+            );
+        }
+    }
+    if field.is_some() && rest.starts_with("invalid") {
+        return format!("{subject}: {rest}");
+    }
+    rest.to_owned()
+}
+
+/// A JSON Schema type name as a person says it.
+fn a_type(name: &str) -> String {
+    match name {
+        "integer" | "integer_int64" | "integer_int32" | "integer_uint64" | "integer_uint32" => {
+            "an integer".to_owned()
+        }
+        "number" => "a number".to_owned(),
+        "string" => "a string".to_owned(),
+        "boolean" => "true or false".to_owned(),
+        "array" => "an array".to_owned(),
+        "object" => "an object".to_owned(),
+        other if other.starts_with("string_uuid") => "a UUID".to_owned(),
+        other if other.starts_with("string_date-time") => "an RFC 3339 timestamp".to_owned(),
+        other => format!("of type {other}"),
+    }
 }
 
 /// The field a poem-openapi body error names (`field `email` …`), if any.
@@ -173,6 +251,38 @@ mod tests {
                 .and_then(|m| m.strip_prefix("invalid request body: "))
                 .expect("the body error's message"),
             "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_validator_is_said_as_its_rule_without_type_names() {
+        let answer = rejected(json!({ "displayName": "", "level": 1 })).await;
+        assert_eq!(
+            answer["error"]["message"],
+            "invalid request body: displayName must be at least 1 character",
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn poem_reasons_are_rewritten_for_people() {
+        assert_eq!(
+            for_people(
+                Some("name"),
+                "failed to parse \"CreateAccountRequest\": field `name` verification failed. minLength(2)"
+            ),
+            "name must be at least 2 characters"
+        );
+        assert_eq!(
+            for_people(
+                Some("page"),
+                "failed to parse \"optional_integer_int64\": failed to parse \"integer_int64\": Expected input type \"integer_int64\", found \"x\""
+            ),
+            "page must be an integer, not \"x\""
+        );
+        assert_eq!(
+            for_people(Some("level"), "verification failed. maximum(200)"),
+            "level must be at most 200"
         );
     }
 

@@ -100,6 +100,7 @@ struct ProgressionDto {
     item_name: String,
     status: StatusDto,
     /// When the status became `done`; `null` for any other status.
+    #[oai(nullable)]
     completed_at: Option<OffsetDateTime>,
     updated_at: OffsetDateTime,
 }
@@ -117,10 +118,11 @@ impl From<ProgressionView> for ProgressionDto {
     }
 }
 
+/// Where the character stands on the item: `status` is `todo`,
+/// `in_progress` or `done`.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 struct SetProgressionRequest {
-    /// `todo`, `in_progress` or `done`.
     #[oai(deserialize_with = "status")]
     status: StatusDto,
 }
@@ -166,13 +168,16 @@ impl From<ProgressSummary> for SummaryDto {
     }
 }
 
-/// Where one team member stands on the item.
+/// Where one team member stands on the item; `status` is `todo` when the
+/// member has no progression on it.
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct MemberProgressDto {
     member: TeamMemberDto,
-    /// `todo` when the member has no progression on the item.
+    // `todo` when the member has no progression on the item (said in the
+    // struct's description).
     status: StatusDto,
+    #[oai(nullable)]
     completed_at: Option<OffsetDateTime>,
 }
 

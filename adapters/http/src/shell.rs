@@ -11,6 +11,7 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use poem_openapi::OperationId;
 
 use crate::context::RequestContext;
+use crate::document::{AllowedMethods, DocumentedErrors};
 use crate::error::{ErrorCode, from_poem_error, render};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -23,6 +24,10 @@ pub struct Shell {
     pub body_limit: usize,
     /// Whether the public URL is https (adds `Strict-Transport-Security`).
     pub https: bool,
+    /// The error statuses the document lists for each operation.
+    pub documented: Arc<DocumentedErrors>,
+    /// The methods each documented path answers, for a 405's `Allow`.
+    pub allowed: Arc<AllowedMethods>,
 }
 
 impl<E: Endpoint> Middleware<E> for Shell {
@@ -57,6 +62,8 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         });
         let method = req.method().clone();
         let is_docs = req.uri().path() == "/docs" || req.uri().path().starts_with("/docs/");
+        // Kept for a 405's `Allow` (a reference-counted copy, no text made).
+        let uri = req.uri().clone();
 
         let (mut response, operation) = RequestContext::scope(Arc::clone(&context), async {
             if let Err(response) = limit_body(&mut req, self.shell.body_limit).await {
@@ -77,7 +84,16 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         .await;
 
         self.decorate(&mut response, &context.request_id, is_docs);
+        if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
+            let allow = self.shell.allowed.for_path(uri.path());
+            if let Some(allow) = allow.and_then(|a| HeaderValue::from_str(a).ok()) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+        }
         let status = response.status().as_u16();
+        if cfg!(debug_assertions) {
+            self.check_documented(operation, status);
+        }
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let user_id = context.user_id.get().map(ToString::to_string);
         tracing::info!(
@@ -94,6 +110,21 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
 }
 
 impl<E> ShellEndpoint<E> {
+    /// Debug builds (every test) refuse to send an error status the
+    /// document does not list for the operation: the document must not
+    /// lie to generated clients. A panic here ends the connection, which
+    /// fails the test that provoked it.
+    fn check_documented(&self, operation: Option<&str>, status: u16) {
+        let Some(listed) = operation.and_then(|id| self.shell.documented.get(id)) else {
+            return;
+        };
+        assert!(
+            status < 400 || listed.contains(&status),
+            "{} answered {status}, which the OpenAPI document does not list for it ({listed:?})",
+            operation.unwrap_or_default()
+        );
+    }
+
     /// The caller's id when it is 1–128 visible ASCII characters, else a new one.
     fn request_id(&self, req: &Request) -> String {
         match header_str(req, REQUEST_ID) {

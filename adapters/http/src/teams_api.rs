@@ -72,6 +72,7 @@ impl From<CharacterView> for TeamMemberDto {
 struct TeamDto {
     id: Uuid,
     name: String,
+    #[oai(nullable)]
     description: Option<String>,
     /// In the order they were given.
     members: Vec<TeamMemberDto>,
@@ -104,6 +105,7 @@ struct CreateTeamRequest {
     name: String,
     /// At most 500 characters.
     #[oai(deserialize_with = "description", validator(max_length = 500))]
+    #[oai(nullable)]
     description: MaybeUndefined<String>,
     /// 0 to 8 distinct ids of the caller's characters, all on one server.
     #[oai(deserialize_with = "member_ids", validator(max_items = 8))]
@@ -123,6 +125,7 @@ struct UpdateTeamRequest {
     name: Option<String>,
     /// At most 500 characters; `null` clears it.
     #[oai(deserialize_with = "description", validator(max_length = 500))]
+    #[oai(nullable)]
     description: MaybeUndefined<String>,
     /// 0 to 8 distinct ids of the caller's characters, all on one server.
     #[oai(deserialize_with = "optional_member_ids", validator(max_items = 8))]

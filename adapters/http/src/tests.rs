@@ -81,6 +81,8 @@ async fn a_panicking_handler_becomes_a_500_envelope_that_shows_nothing_internal(
         make_sync(|_| -> &'static str { panic!("secret internals") }),
         &deps(),
         &config(),
+        Default::default(),
+        Default::default(),
     );
 
     let response = TestClient::new(endpoint)
@@ -267,6 +269,48 @@ fn the_documents_bounds_are_the_domains() {
             declared_query_bound(&document, operation, "search"),
             as_u64(SearchText::MAX_CHARS),
             "{operation}?search"
+        );
+    }
+}
+
+/// The committed document, `openapi.json` at the project's root, is what
+/// the server serves: a change to a route or a DTO that changes the
+/// document fails here until the file is regenerated and the diff reviewed
+/// (`UPDATE_SNAPSHOTS=1 cargo test --workspace --lib`, then `git diff
+/// openapi.json`). Clients can generate from the file without running the
+/// server.
+#[test]
+fn the_committed_openapi_document_is_the_one_served() {
+    // As `roster openapi` prints it with no configuration.
+    let defaults = HttpConfig {
+        public_url: "http://127.0.0.1:8080".into(),
+        ..config()
+    };
+    let served: serde_json::Value =
+        serde_json::from_str(&openapi_document(&deps(), &defaults)).expect("json");
+    let mut served = serde_json::to_string_pretty(&served).expect("pretty");
+    served.push('\n');
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, &served).expect("write openapi.json");
+        return;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    if committed != served {
+        let line = committed
+            .lines()
+            .zip(served.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(
+                || committed.lines().count().min(served.lines().count()),
+                |i| i,
+            );
+        panic!(
+            "openapi.json differs from the served document from line {}:\n  committed: {}\n  served:    {}\n\
+             Regenerate with UPDATE_SNAPSHOTS=1 cargo test --workspace --lib, and review the diff.",
+            line + 1,
+            committed.lines().nth(line).unwrap_or("(end of file)"),
+            served.lines().nth(line).unwrap_or("(end of file)"),
         );
     }
 }

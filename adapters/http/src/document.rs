@@ -1,0 +1,349 @@
+//! The OpenAPI document that clients generate from.
+//!
+//! poem-openapi builds it from the routes and DTOs; [`finish`] then states
+//! what poem-openapi has no words for, so that a generated client neither
+//! breaks nor lies:
+//!
+//! - a request body refuses unknown fields (every request DTO is
+//!   `deny_unknown_fields`): `additionalProperties: false`;
+//! - `success` is the literal `true` in every success envelope and `false`
+//!   in the error envelope, so a client can tell them apart by type;
+//! - `error.code` is the enum of [`ErrorCode`]s;
+//! - each operation lists the error statuses it can answer, and only those
+//!   ([`error_statuses`]); in debug builds the request shell refuses to send
+//!   an undocumented one, so every black-box test checks the list;
+//! - public operations say `security: []`; logout takes a bearer token or a
+//!   refresh token, so its bearer is optional;
+//! - response header names are spelled as HTTP spells them (`ETag`, not
+//!   `ETAG`).
+//!
+//! The document stays OpenAPI 3.0 (what poem-openapi writes): both
+//! generators the project is tried with (`openapi-python-client`,
+//! `openapi-typescript`) read 3.0's `nullable`.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::error::ErrorCode;
+
+/// The operations that answer more than what their shape implies (see
+/// [`error_statuses`]): `404` for an object that is not the caller's, `409`
+/// for a uniqueness rule or a conflicting state, `412` for a stale
+/// `If-Match`, `401`/`403` for the public routes that check credentials.
+const EXTRA_ERRORS: &[(&str, &[u16])] = &[
+    ("auth.register", &[409]),
+    ("auth.login", &[401, 403]),
+    ("auth.refresh", &[401, 403]),
+    ("auth.logout", &[401, 403]),
+    ("auth.sessions.revoke", &[404]),
+    ("auth.password", &[409]),
+    ("accounts.create", &[409]),
+    ("accounts.get", &[404]),
+    ("accounts.update", &[404, 409]),
+    ("accounts.delete", &[404, 409]),
+    ("characters.create", &[404, 409]),
+    ("characters.get", &[404]),
+    ("characters.update", &[404, 409, 412]),
+    ("characters.delete", &[404]),
+    ("teams.create", &[404, 409]),
+    ("teams.get", &[404]),
+    ("teams.update", &[404, 409]),
+    ("teams.delete", &[404]),
+    ("teams.progressions", &[404]),
+    ("progressions.list", &[404]),
+    ("progressions.summary", &[404]),
+    ("progressions.set", &[404]),
+    ("api_keys.revoke", &[404]),
+    ("admin.users.update", &[404, 409]),
+];
+
+/// The error statuses `operation` can answer, given its shape: `400` when
+/// it takes parameters or a body, `413` and `415` when it takes a body,
+/// `401` and `403` when it needs credentials (a bad one; one that is not
+/// allowed there, or whose user is disabled), `500` and `503` always; plus
+/// its entry in [`EXTRA_ERRORS`].
+pub(crate) fn error_statuses(
+    operation_id: &str,
+    has_parameters: bool,
+    has_body: bool,
+    secured: bool,
+) -> Vec<u16> {
+    let mut statuses = vec![500, 503];
+    if has_parameters || has_body {
+        statuses.push(400);
+    }
+    if has_body {
+        statuses.extend([413, 415]);
+    }
+    if secured {
+        statuses.extend([401, 403]);
+    }
+    if let Some((_, extra)) = EXTRA_ERRORS.iter().find(|(id, _)| *id == operation_id) {
+        statuses.extend_from_slice(extra);
+    }
+    statuses.sort_unstable();
+    statuses.dedup();
+    statuses
+}
+
+/// The finished document, from poem-openapi's.
+pub(crate) fn finish(generated: &str) -> String {
+    let mut document: Value =
+        serde_json::from_str(generated).expect("poem-openapi writes a JSON document");
+    close_request_bodies(&mut document);
+    literal_success(&mut document);
+    enumerate_error_codes(&mut document);
+    for operation in operations(&mut document) {
+        settle_operation(operation);
+    }
+    serde_json::to_string(&document).expect("a JSON value serializes")
+}
+
+/// The error statuses each operation of a finished document lists, by
+/// operation id.
+pub(crate) type DocumentedErrors = HashMap<String, Vec<u16>>;
+
+pub(crate) fn documented_errors(finished: &str) -> DocumentedErrors {
+    let mut document: Value = serde_json::from_str(finished).expect("a finished document is JSON");
+    operations(&mut document)
+        .filter_map(|operation| {
+            let id = operation.get("operationId")?.as_str()?.to_owned();
+            let statuses = operation
+                .get("responses")?
+                .as_object()?
+                .keys()
+                .filter_map(|status| status.parse::<u16>().ok())
+                .filter(|status| *status >= 400)
+                .collect();
+            Some((id, statuses))
+        })
+        .collect()
+}
+
+/// The methods each path of a finished document answers, for the `Allow`
+/// header of a 405.
+#[derive(Debug, Default)]
+pub(crate) struct AllowedMethods(Vec<(Vec<String>, String)>);
+
+impl AllowedMethods {
+    pub(crate) fn from_document(finished: &str) -> Self {
+        let document: Value = serde_json::from_str(finished).expect("a finished document is JSON");
+        let paths = document["paths"].as_object().into_iter().flatten();
+        Self(
+            paths
+                .map(|(path, methods)| {
+                    let segments = path.split('/').map(str::to_owned).collect();
+                    let mut allowed: Vec<String> = methods
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|m| m.keys())
+                        .map(|m| m.to_ascii_uppercase())
+                        .collect();
+                    allowed.sort();
+                    (segments, allowed.join(", "))
+                })
+                .collect(),
+        )
+    }
+
+    /// The `Allow` value for a request path, when a documented path
+    /// template (`/api/v1/characters/{id}`) matches it.
+    pub(crate) fn for_path(&self, path: &str) -> Option<&str> {
+        let parts: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                template.len() == parts.len()
+                    && template.iter().zip(&parts).all(|(t, p)| {
+                        t == p || (t.starts_with('{') && t.ends_with('}') && !p.is_empty())
+                    })
+            })
+            .map(|(_, allowed)| allowed.as_str())
+    }
+}
+
+/// Every operation object of the document.
+fn operations(document: &mut Value) -> impl Iterator<Item = &mut Map<String, Value>> {
+    document["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|methods| methods.values_mut())
+        .filter_map(Value::as_object_mut)
+}
+
+/// The schema names a `$ref` inside `value` points to.
+fn referenced_schema(value: &Value) -> Option<&str> {
+    value
+        .get("$ref")?
+        .as_str()?
+        .strip_prefix("#/components/schemas/")
+}
+
+fn schemas(document: &mut Value) -> &mut Map<String, Value> {
+    document["components"]["schemas"]
+        .as_object_mut()
+        .expect("the document has component schemas")
+}
+
+fn close_request_bodies(document: &mut Value) {
+    let mut bodies = Vec::new();
+    for operation in operations(document) {
+        let contents = operation
+            .get("requestBody")
+            .and_then(|body| body.get("content"))
+            .and_then(Value::as_object);
+        for content in contents.into_iter().flat_map(|c| c.values()) {
+            if let Some(name) = content.get("schema").and_then(referenced_schema) {
+                bodies.push(name.to_owned());
+            }
+        }
+    }
+    let schemas = schemas(document);
+    for name in bodies {
+        if let Some(schema) = schemas.get_mut(&name).and_then(Value::as_object_mut) {
+            schema.insert("additionalProperties".into(), Value::Bool(false));
+        }
+    }
+}
+
+fn literal_success(document: &mut Value) {
+    for (name, schema) in schemas(document).iter_mut() {
+        let Some(success) = schema
+            .get_mut("properties")
+            .and_then(|properties| properties.get_mut("success"))
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let literal = name != "ErrorEnvelope";
+        success.insert("enum".into(), json!([literal]));
+    }
+}
+
+fn enumerate_error_codes(document: &mut Value) {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+    if let Some(code) = schemas(document)
+        .get_mut("ErrorInfo")
+        .and_then(|info| info.get_mut("properties"))
+        .and_then(|properties| properties.get_mut("code"))
+        .and_then(Value::as_object_mut)
+    {
+        code.insert("enum".into(), json!(codes));
+    }
+}
+
+fn settle_operation(operation: &mut Map<String, Value>) {
+    let id = operation
+        .get("operationId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let secured = operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    if id == "auth.logout" {
+        // The bearer token names the session; without one, the refresh
+        // token (body or cookie) does.
+        operation.insert("security".into(), json!([{}, {"BearerAuth": []}]));
+    } else if !secured {
+        operation.insert("security".into(), json!([]));
+    }
+    let has_parameters = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|p| !p.is_empty());
+    let has_body = operation.contains_key("requestBody");
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    if id.starts_with("health.") {
+        canonical_headers(responses);
+        return;
+    }
+    let statuses = error_statuses(&id, has_parameters, has_body, secured);
+    responses.retain(|status, _| {
+        status
+            .parse::<u16>()
+            .map_or(true, |s| s < 400 || statuses.contains(&s))
+    });
+    canonical_headers(responses);
+}
+
+/// Response header names as HTTP spells them.
+fn canonical_headers(responses: &mut Map<String, Value>) {
+    for response in responses.values_mut() {
+        let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let spelled: Map<String, Value> = std::mem::take(headers)
+            .into_iter()
+            .map(|(name, header)| (canonical_name(&name), header))
+            .collect();
+        *headers = spelled;
+    }
+}
+
+fn canonical_name(name: &str) -> String {
+    match name.to_ascii_lowercase().as_str() {
+        "etag" => "ETag".to_owned(),
+        "www-authenticate" => "WWW-Authenticate".to_owned(),
+        lower => lower
+            .split('-')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("-"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_methods_follow_the_path_templates() {
+        let allowed = AllowedMethods::from_document(
+            r#"{"paths": {"/a/{id}": {"get": {}, "patch": {}}, "/a": {"post": {}}}}"#,
+        );
+        assert_eq!(allowed.for_path("/a/42"), Some("GET, PATCH"));
+        assert_eq!(allowed.for_path("/a"), Some("POST"));
+        assert_eq!(allowed.for_path("/a/"), None);
+        assert_eq!(allowed.for_path("/b/1"), None);
+    }
+
+    #[test]
+    fn header_names_are_spelled_as_http_spells_them() {
+        assert_eq!(canonical_name("ETAG"), "ETag");
+        assert_eq!(canonical_name("WWW-AUTHENTICATE"), "WWW-Authenticate");
+        assert_eq!(canonical_name("RETRY-AFTER"), "Retry-After");
+        assert_eq!(canonical_name("SET-COOKIE"), "Set-Cookie");
+        assert_eq!(canonical_name("CACHE-CONTROL"), "Cache-Control");
+    }
+
+    #[test]
+    fn an_operation_lists_the_errors_its_shape_and_its_entry_imply() {
+        assert_eq!(
+            error_statuses("characters.update", true, true, true),
+            [400, 401, 403, 404, 409, 412, 413, 415, 500, 503]
+        );
+        assert_eq!(
+            error_statuses("auth.me", false, false, true),
+            [401, 403, 500, 503]
+        );
+        assert_eq!(
+            error_statuses("catalog.classes", true, false, false),
+            [400, 500, 503]
+        );
+    }
+}
