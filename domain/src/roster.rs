@@ -483,17 +483,35 @@ pub enum CharacterSort {
 }
 
 impl CharacterSort {
+    /// Each order by the key a client writes (`-` for descending).
+    const BY_KEY: [(&'static str, Self); 6] = [
+        ("name", Self::NameAsc),
+        ("-name", Self::NameDesc),
+        ("level", Self::LevelAsc),
+        ("-level", Self::LevelDesc),
+        ("createdAt", Self::CreatedAtAsc),
+        ("-createdAt", Self::CreatedAtDesc),
+    ];
+
     /// `name`, `-name`, `level`, `-level`, `createdAt`, `-createdAt`.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "name" => Self::NameAsc,
-            "-name" => Self::NameDesc,
-            "level" => Self::LevelAsc,
-            "-level" => Self::LevelDesc,
-            "createdAt" => Self::CreatedAtAsc,
-            "-createdAt" => Self::CreatedAtDesc,
-            _ => return None,
-        })
+        Self::BY_KEY
+            .iter()
+            .find(|(key, _)| *key == s)
+            .map(|(_, sort)| *sort)
+    }
+
+    /// The key a client writes for this order.
+    pub fn key(self) -> &'static str {
+        Self::BY_KEY
+            .iter()
+            .find(|(_, sort)| *sort == self)
+            .map_or("name", |(key, _)| key)
+    }
+
+    /// Every key [`CharacterSort::parse`] accepts.
+    pub fn keys() -> impl Iterator<Item = &'static str> {
+        Self::BY_KEY.iter().map(|(key, _)| *key)
     }
 }
 

@@ -15,7 +15,10 @@
 //! - public operations say `security: []`; logout takes a bearer token or a
 //!   refresh token, so its bearer is optional;
 //! - response header names are spelled as HTTP spells them (`ETag`, not
-//!   `ETAG`).
+//!   `ETAG`);
+//! - the rules the domain enforces on levels, pages, searches, sort keys and
+//!   e-mail addresses ([`state_rules`]), taken from the domain's constants,
+//!   so each number is written once.
 //!
 //! The document stays OpenAPI 3.0 (what poem-openapi writes): both
 //! generators the project is tried with (`openapi-python-client`,
@@ -23,6 +26,7 @@
 
 use std::collections::HashMap;
 
+use domain::{CharacterSort, Level, PageRequest, SearchText};
 use serde_json::{Map, Value, json};
 
 use crate::error::ErrorCode;
@@ -94,6 +98,7 @@ pub(crate) fn finish(generated: &str) -> String {
     close_request_bodies(&mut document);
     literal_success(&mut document);
     enumerate_error_codes(&mut document);
+    state_rules(&mut document);
     for operation in operations(&mut document) {
         settle_operation(operation);
     }
@@ -232,6 +237,64 @@ fn enumerate_error_codes(document: &mut Value) {
         .and_then(Value::as_object_mut)
     {
         code.insert("enum".into(), json!(codes));
+    }
+}
+
+/// The rules the domain checks that poem-openapi's validators do not state,
+/// from the domain's own constants.
+fn state_rules(document: &mut Value) {
+    let level = json!({"minimum": Level::MIN, "maximum": Level::MAX});
+    let schemas = schemas(document);
+    for name in ["CreateCharacterRequest", "UpdateCharacterRequest"] {
+        if let Some(property) = schemas
+            .get_mut(name)
+            .and_then(|schema| schema["properties"].get_mut("level"))
+        {
+            merge(property, &level);
+        }
+    }
+    for name in ["RegisterRequest", "LoginRequest"] {
+        if let Some(property) = schemas
+            .get_mut(name)
+            .and_then(|schema| schema["properties"].get_mut("email"))
+        {
+            merge(property, &json!({"format": "email"}));
+        }
+    }
+    let sort_keys: Vec<&str> = CharacterSort::keys().collect();
+    for operation in operations(document) {
+        let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for parameter in parameters {
+            let rule = match parameter["name"].as_str().unwrap_or_default() {
+                "levelMin" | "levelMax" => level.clone(),
+                "page" => json!({"minimum": 1, "default": 1}),
+                "perPage" if parameter["schema"].get("maximum").is_none() => json!({
+                    "minimum": 1,
+                    "maximum": PageRequest::MAX_PER_PAGE,
+                    "default": PageRequest::DEFAULT_PER_PAGE,
+                }),
+                "search" if parameter["schema"].get("maxLength").is_none() => {
+                    json!({"maxLength": SearchText::MAX_CHARS})
+                }
+                "sort" => json!({"enum": sort_keys, "default": CharacterSort::default().key()}),
+                _ => continue,
+            };
+            merge(&mut parameter["schema"], &rule);
+        }
+    }
+}
+
+/// Adds the keys of `rule` to the schema `target`.
+fn merge(target: &mut Value, rule: &Value) {
+    if let (Some(target), Some(rule)) = (target.as_object_mut(), rule.as_object()) {
+        for (key, value) in rule {
+            target.insert(key.clone(), value.clone());
+        }
     }
 }
 
