@@ -493,6 +493,36 @@ async fn serve_with_only_a_bind_address_answers_live_logs_json_and_warns_loudly(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmatched_request_is_logged_with_its_path_cut_short_and_without_its_query() {
+    let dir = WorkDir::new();
+    let server = Server::start(&dir, &[]);
+    let long = format!("/{}", "x".repeat(1000));
+
+    let lost = server.get("/no/such/place?token=hunter2").await;
+    let long_one = server.get(&long).await;
+
+    assert_eq!(lost.status(), 404);
+    assert_eq!(long_one.status(), 404);
+    let stdout = &server.process.stdout;
+    stdout.wait_until(|text, closed| closed || text.matches("\"unmatched\"").count() >= 2);
+    let unmatched: Vec<Value> = stdout
+        .text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|log| log["http.route"] == "unmatched")
+        .collect();
+    let paths: Vec<&str> = unmatched
+        .iter()
+        .filter_map(|log| log["url.path"].as_str())
+        .collect();
+    assert_eq!(paths, ["/no/such/place", &long[..256]], "{unmatched:?}");
+    assert!(
+        !stdout.text().contains("hunter2"),
+        "the query string was logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_from_keygen_is_accepted_and_silences_the_ephemeral_key_warning() {
     let dir = WorkDir::new();
     let key = run(&dir, &["keygen"], &[]).stdout.trim().to_owned();
