@@ -1,5 +1,7 @@
 //! `roster`: the Roster service and its operator commands.
 
+use std::fmt::Display;
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -84,13 +86,12 @@ async fn main() -> ExitCode {
     }
 }
 
-#[allow(clippy::print_stdout)] // printing to stdout is what these commands are for
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Openapi => {
             // The document does not depend on the backend: never connect for it.
             let app = App::build(&config, StorageChoice::memory(), Arc::new(SystemClock))?;
-            println!("{}", app.openapi_document());
+            print(app.openapi_document())?;
             Ok(())
         }
         Command::Migrate => {
@@ -103,10 +104,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .run()
                 .await?;
             if applied.is_empty() {
-                println!("the database is up to date");
+                print("the database is up to date")?;
             }
             for name in applied {
-                println!("applied {name}");
+                print(format_args!("applied {name}"))?;
             }
             Ok(())
         }
@@ -128,14 +129,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 &email,
             )
             .await?;
-            println!("{email} is now an admin");
+            print(format_args!("{email} is now an admin"))?;
             Ok(())
         }
         Command::Keygen => {
-            println!("{}", adapter_paseto::generate_paserk_secret(&OsRandom)?);
+            print(adapter_paseto::generate_paserk_secret(&OsRandom)?)?;
             Ok(())
         }
         Command::Serve => serve(config).await,
+    }
+}
+
+/// Prints `text` and a newline to stdout. A reader that has gone away
+/// (`roster openapi | head`) is no error: stop quietly, with success, where
+/// `println!` would panic.
+fn print(text: impl Display) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        written => written,
     }
 }
 

@@ -360,6 +360,39 @@ fn openapi_prints_an_openapi_3_document_without_connecting_to_a_database() {
 }
 
 #[test]
+fn openapi_into_a_pipe_closed_early_ends_quietly_with_status_0() {
+    let dir = WorkDir::new();
+    let mut child = Command::new(ROSTER)
+        .arg("openapi")
+        .env_clear()
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start roster");
+
+    // What `roster openapi | head -c 100` does: the document (over 200 KB)
+    // is far more than a pipe holds, so roster is still writing when the
+    // reader goes away.
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut start = [0_u8; 100];
+    stdout.read_exact(&mut start).expect("the document starts");
+    drop(stdout);
+    let stderr = child.stderr.take().expect("piped stderr");
+    let finished = Roster {
+        child,
+        stdout: Captured::collect(std::io::empty()),
+        stderr: Captured::collect(stderr),
+    }
+    .finish();
+
+    assert!(String::from_utf8_lossy(&start).contains("openapi"));
+    assert_eq!(finished.status.code(), Some(0), "{finished:?}");
+    assert_eq!(finished.stderr, "", "roster complained");
+}
+
+#[test]
 fn keygen_prints_one_fresh_k4_secret_key_per_run() {
     let dir = WorkDir::new();
 
