@@ -21,8 +21,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Roster: accounts, characters, teams and progress for Dofus players.
 ///
-/// Configuration comes from environment variables (and a `.env` file);
-/// with none set, `roster` serves on 127.0.0.1:8080 with memory storage.
+/// Configuration comes from environment variables (and a `.env` file),
+/// listed by `roster serve --help`; with none set, `roster` serves on
+/// 127.0.0.1:8080 with memory storage.
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about)]
 struct Cli {
@@ -32,7 +33,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the HTTP API (the default).
+    /// Serve the HTTP API (the default); --help lists every setting.
+    #[command(after_long_help = bootstrap::config::help())]
     Serve,
     /// Print the OpenAPI document to stdout.
     Openapi,
