@@ -1,19 +1,15 @@
 //! Configuration, read from environment variables (and a `.env` file in the
 //! working directory) and validated at start, with a message that names the
-//! variable at fault.
+//! variable at fault and says what it expects, with its unit and an example.
 //!
-//! Variables read here:
-//! `ROSTER_BIND`, `ROSTER_PUBLIC_URL`, `DATABASE_URL`, `ROSTER_DATABASE_POOL`,
-//! `ROSTER_AUTO_MIGRATE`,
-//! `REDIS_URL`, `ROSTER_TOKEN_KEY`, `ROSTER_ACCESS_TTL`, `ROSTER_REFRESH_TTL`,
-//! `ROSTER_REFRESH_IDLE`, `ROSTER_REFRESH_REUSE_GRACE`, `ROSTER_ARGON2`,
-//! `ROSTER_ARGON2_CONCURRENCY`, `ROSTER_RATE_LIMIT_AUTH`, `ROSTER_RATE_LIMIT_API`,
-//! `ROSTER_BODY_LIMIT`, `ROSTER_CORS_ORIGINS`, `ROSTER_TRUSTED_PROXIES`,
-//! `ROSTER_ADMIN_EMAILS`, `ROSTER_CATALOG_SOURCE`, `ROSTER_WORKER`, `ROSTER_LOG`.
-//! Any other `ROSTER_*` variable is an error: a typo must not pass silently.
+//! [`SETTINGS`] is the one list of the variables read here: `roster serve
+//! --help` prints it ([`help`]), the check for unknown variables uses it, and
+//! every read goes through it, so a variable cannot be read without being
+//! listed, nor listed without being accepted. Any other `ROSTER_*` variable
+//! is an error: a typo must not pass silently.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
 use std::str::FromStr;
 
@@ -22,29 +18,261 @@ use application::auth::AuthPolicy;
 use domain::SessionLifetimes;
 use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
-const KNOWN: &[&str] = &[
-    "ROSTER_BIND",
-    "ROSTER_PUBLIC_URL",
-    "ROSTER_DATABASE_POOL",
-    "ROSTER_AUTO_MIGRATE",
-    "ROSTER_TOKEN_KEY",
-    "ROSTER_ACCESS_TTL",
-    "ROSTER_REFRESH_TTL",
-    "ROSTER_REFRESH_IDLE",
-    "ROSTER_REFRESH_REUSE_GRACE",
-    "ROSTER_ARGON2",
-    "ROSTER_ARGON2_CONCURRENCY",
-    "ROSTER_RATE_LIMIT_AUTH",
-    "ROSTER_RATE_LIMIT_API",
-    "ROSTER_BODY_LIMIT",
-    "ROSTER_CORS_ORIGINS",
-    "ROSTER_TRUSTED_PROXIES",
-    "ROSTER_ADMIN_EMAILS",
-    "ROSTER_CATALOG_SOURCE",
-    "ROSTER_WORKER",
-    "ROSTER_LOG",
+/// What an unset variable means.
+#[derive(Debug, Clone, Copy)]
+pub enum WhenUnset {
+    /// This value is used, parsed like a set one: the default shown is the
+    /// default used.
+    Value(fn() -> String),
+    /// No value takes its place; the text says what happens instead.
+    Means(&'static str),
+}
+
+/// One setting, as `roster serve --help` shows it and as its errors
+/// describe it.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub name: &'static str,
+    pub unset: WhenUnset,
+    /// The unit of a value (`seconds`, `bytes`…), shown after the default;
+    /// empty when the value has none.
+    pub unit: &'static str,
+    /// What a value must be; it completes "… is not ___".
+    pub expects: &'static str,
+    /// A valid value.
+    pub example: &'static str,
+    /// What the setting is for.
+    pub about: &'static str,
+    /// The value may hold a password: errors never repeat it.
+    pub secret: bool,
+    /// Read and checked, but without effect in this build (`serve` warns).
+    pub inert: bool,
+}
+
+impl Setting {
+    const fn new(name: &'static str, unset: WhenUnset) -> Self {
+        Self {
+            name,
+            unset,
+            unit: "",
+            expects: "",
+            example: "",
+            about: "",
+            secret: false,
+            inert: false,
+        }
+    }
+
+    const fn unit(mut self, unit: &'static str) -> Self {
+        self.unit = unit;
+        self
+    }
+
+    const fn expects(mut self, expects: &'static str, example: &'static str) -> Self {
+        self.expects = expects;
+        self.example = example;
+        self
+    }
+
+    const fn about(mut self, about: &'static str) -> Self {
+        self.about = about;
+        self
+    }
+
+    const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    const fn inert(mut self) -> Self {
+        self.inert = true;
+        self
+    }
+
+    /// The setting called `name`, if there is one.
+    pub fn named(name: &str) -> Option<&'static Self> {
+        SETTINGS.iter().find(|s| s.name == name)
+    }
+
+    /// The value used when the variable is unset, if one is.
+    pub fn default_value(&self) -> Option<String> {
+        match self.unset {
+            WhenUnset::Value(default) => Some(default()),
+            WhenUnset::Means(_) => None,
+        }
+    }
+
+    /// `raw` cannot be used: says what is expected, with an example.
+    fn invalid(&self, raw: &str) -> ConfigError {
+        let value = if self.secret {
+            "the value".to_owned()
+        } else {
+            format!("{raw:?}")
+        };
+        error(
+            self.name,
+            format!("{value} is not {} (e.g. {})", self.expects, self.example),
+        )
+    }
+
+    /// [`Self::invalid`], with the reason after it.
+    fn invalid_because(&self, raw: &str, reason: impl fmt::Display) -> ConfigError {
+        let mut error = self.invalid(raw);
+        let _ = write!(error.message, ": {reason}");
+        error
+    }
+}
+
+use WhenUnset::{Means, Value};
+
+/// Every variable this build reads. The defaults that belong to the domain
+/// or the application are taken from there, so each is written once.
+pub static SETTINGS: &[Setting] = &[
+    Setting::new("ROSTER_BIND", Value(|| "127.0.0.1:8080".to_owned()))
+        .expects("an IP address and a port", "0.0.0.0:8080")
+        .about("address `serve` listens on"),
+    Setting::new("ROSTER_PUBLIC_URL", Means("http:// + ROSTER_BIND"))
+        .expects("an http:// or https:// URL", "https://roster.example")
+        .about("the address clients use: the token issuer and the OpenAPI server; https also turns on HSTS"),
+    Setting::new("DATABASE_URL", Means("memory storage, lost on exit"))
+        .expects(
+            "a postgres:// or postgresql:// URL",
+            "postgres://roster:password@127.0.0.1:5432/roster",
+        )
+        .about("PostgreSQL connection string")
+        .secret(),
+    Setting::new("ROSTER_DATABASE_POOL", Value(|| "16".to_owned()))
+        .unit("connections")
+        .expects("a number of connections, at least 1", "16")
+        .about("PostgreSQL connections kept open"),
+    Setting::new("ROSTER_AUTO_MIGRATE", Value(|| "true".to_owned()))
+        .expects("true or false", "false")
+        .about("apply pending migrations when `serve` starts"),
+    Setting::new("REDIS_URL", Means("in-process cache, rate limiter and events"))
+        .expects("a redis:// URL, once this build has a Redis adapter", "redis://127.0.0.1:6379")
+        .about("Redis connection string; this build has no Redis adapter, so it must stay unset")
+        .secret(),
+    Setting::new("ROSTER_TOKEN_KEY", Means("an ephemeral key: tokens stop verifying on exit"))
+        .expects(
+            "PASERK k4.secret keys, comma-separated",
+            "the output of `roster keygen`",
+        )
+        .about("token signing keys; the first signs, all verify")
+        .secret(),
+    Setting::new(
+        "ROSTER_ACCESS_TTL",
+        Value(|| AuthPolicy::DEFAULT_ACCESS_TTL.whole_seconds().to_string()),
+    )
+    .unit("seconds")
+    .expects("a positive number of seconds", "900")
+    .about("access token lifetime"),
+    Setting::new(
+        "ROSTER_REFRESH_TTL",
+        Value(|| SessionLifetimes::DEFAULT_ABSOLUTE.whole_seconds().to_string()),
+    )
+    .unit("seconds")
+    .expects("a positive number of seconds", "2592000")
+    .about("absolute lifetime of a session, from its login"),
+    Setting::new(
+        "ROSTER_REFRESH_IDLE",
+        Value(|| SessionLifetimes::DEFAULT_IDLE.whole_seconds().to_string()),
+    )
+    .unit("seconds")
+    .expects("a positive number of seconds", "604800")
+    .about("a refresh token unused this long expires"),
+    Setting::new(
+        "ROSTER_REFRESH_REUSE_GRACE",
+        Value(|| SessionLifetimes::DEFAULT_REUSE_GRACE.whole_seconds().to_string()),
+    )
+    .unit("seconds")
+    .expects("a positive number of seconds", "10")
+    .about("a rotated refresh token used again this soon is taken for a retry"),
+    Setting::new("ROSTER_ARGON2", Value(|| Argon2Params::default().to_string()))
+        .unit("(memory KiB,iterations,parallelism)")
+        .expects("memory KiB,iterations,parallelism", "19456,2,1")
+        .about("argon2id cost of a password hash"),
+    Setting::new("ROSTER_ARGON2_CONCURRENCY", Value(cores))
+        .unit("hashes (the number of cores)")
+        .expects("a number of hashes, at least 1", "4")
+        .about("password hashes computed at once; more wait"),
+    Setting::new("ROSTER_RATE_LIMIT_AUTH", Value(|| "10/60".to_owned()))
+        .unit("requests/seconds")
+        .expects("requests/window in seconds, both positive", "10/60")
+        .about("per IP, for the `auth` preset")
+        .inert(),
+    Setting::new("ROSTER_RATE_LIMIT_API", Value(|| "600/60".to_owned()))
+        .unit("requests/seconds")
+        .expects("requests/window in seconds, both positive", "600/60")
+        .about("per user or IP, for the `api` preset")
+        .inert(),
+    Setting::new("ROSTER_BODY_LIMIT", Value(|| "1048576".to_owned()))
+        .unit("bytes")
+        .expects("a number of bytes", "1048576")
+        .about("largest request body"),
+    Setting::new("ROSTER_CORS_ORIGINS", Means("no cross-origin caller"))
+        .expects(
+            "http:// or https:// origins, comma-separated",
+            "https://app.example,https://admin.example",
+        )
+        .about("browser origins allowed to call the API"),
+    Setting::new("ROSTER_TRUSTED_PROXIES", Means("none"))
+        .expects("proxy IP addresses, comma-separated", "10.0.0.1,10.0.0.2")
+        .about("proxies whose X-Forwarded-For is believed")
+        .inert(),
+    Setting::new("ROSTER_ADMIN_EMAILS", Means("none"))
+        .expects(
+            "e-mail addresses, comma-separated",
+            "ana@example.com,bo@example.com",
+        )
+        .about("these users get the admin role when they register"),
+    Setting::new("ROSTER_CATALOG_SOURCE", Means("the bundled snapshot only"))
+        .expects("the base URL of a DofusDB-compatible API", "https://api.dofusdb.fr")
+        .about("where `catalog.sync` reads the catalog")
+        .inert(),
+    Setting::new("ROSTER_WORKER", Value(|| "embedded".to_owned()))
+        .expects("embedded or off", "off")
+        .about("embedded: `serve` also drains the job queue; off: it does not")
+        .inert(),
+    Setting::new("ROSTER_LOG", Value(|| "info".to_owned()))
+        .expects(
+            "a log filter: error|warn|info|debug|trace or target=level,…",
+            "info,adapter_http=debug",
+        )
+        .about("which log lines are written, as JSON lines on stdout (tracing-subscriber's EnvFilter syntax)"),
 ];
+
+fn cores() -> String {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .to_string()
+}
+
+/// The list of settings that `roster serve --help` prints after its usage.
+pub fn help() -> String {
+    let mut help = String::from(
+        "Settings (environment variables, or a .env file in the working directory; \
+         any other ROSTER_* variable is an error):\n",
+    );
+    for setting in SETTINGS {
+        let default = match setting.unset {
+            Value(default) if setting.unit.is_empty() => default(),
+            Value(default) => format!("{} {}", default(), setting.unit),
+            Means(text) => format!("unset ({text})"),
+        };
+        let _ = write!(
+            help,
+            "\n  {}\n      {}\n      value: {} (e.g. {})\n      default: {default}\n",
+            setting.name, setting.about, setting.expects, setting.example
+        );
+        if setting.inert {
+            help.push_str("      (accepted, but has no effect in this build)\n");
+        }
+    }
+    help
+}
 
 /// A variable with a value that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +310,7 @@ pub struct Config {
     pub body_limit: usize,
     pub cors_origins: Vec<String>,
     pub admin_emails: HashSet<String>,
+    /// A filter [`EnvFilter::try_new`] accepts, checked to be one.
     pub log: String,
 }
 
@@ -117,6 +346,44 @@ impl fmt::Debug for Config {
     }
 }
 
+/// The variables given, read only through [`SETTINGS`].
+struct Vars(BTreeMap<String, String>);
+
+impl Vars {
+    /// The setting `name`; reading one that is not listed is a bug.
+    fn setting(name: &str) -> &'static Setting {
+        Setting::named(name).unwrap_or_else(|| panic!("{name} is read but not in SETTINGS"))
+    }
+
+    /// The value set, trimmed; `None` when unset or blank.
+    fn get(&self, name: &str) -> Option<&str> {
+        Self::setting(name);
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// The value set, else the default.
+    fn value(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(str::to_owned)
+            .or_else(|| Self::setting(name).default_value())
+    }
+
+    /// The value set or the default, parsed, and refused unless `valid`.
+    fn parse<T: FromStr>(&self, name: &str, valid: impl Fn(&T) -> bool) -> Result<T, ConfigError> {
+        let setting = Self::setting(name);
+        let raw = self.value(name).ok_or_else(|| error(name, "is required"))?;
+        raw.parse()
+            .ok()
+            .filter(|value| valid(value))
+            .ok_or_else(|| setting.invalid(&raw))
+    }
+
+    fn seconds(&self, name: &str) -> Result<Duration, ConfigError> {
+        self.parse(name, |&seconds: &i64| seconds > 0)
+            .map(Duration::seconds)
+    }
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -127,124 +394,74 @@ impl Config {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let vars: BTreeMap<String, String> = vars
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("ROSTER_") || k == "DATABASE_URL" || k == "REDIS_URL")
-            .collect();
-        if let Some(unknown) = vars
-            .keys()
-            .find(|k| k.starts_with("ROSTER_") && !KNOWN.contains(&k.as_str()))
-        {
+        let vars = Vars(
+            vars.into_iter()
+                .filter(|(k, _)| k.starts_with("ROSTER_") || Setting::named(k).is_some())
+                .collect(),
+        );
+        if let Some(unknown) = vars.0.keys().find(|k| Setting::named(k).is_none()) {
+            let hint = match closest(unknown) {
+                Some(known) => format!("did you mean {known}? "),
+                None => String::new(),
+            };
             return Err(error(
                 unknown,
-                "unknown setting (see ARCHITECTURE.md, Configuration)",
+                format!("unknown setting; {hint}`roster serve --help` lists every setting"),
             ));
         }
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
 
         // A backend this build does not have is refused rather than silently
         // replaced by the in-process one: a team that sets it expects it.
-        if get("REDIS_URL").is_some() {
+        if vars.get("REDIS_URL").is_some() {
             return Err(error(
                 "REDIS_URL",
                 "this build has no Redis adapter yet; unset it to use the in-process one",
             ));
         }
-        let database_url = match get("DATABASE_URL") {
+        let database_url = match vars.get("DATABASE_URL") {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Some(SecretString::from(url))
             }
-            Some(_) => {
-                return Err(error(
-                    "DATABASE_URL",
-                    "must be a postgres:// or postgresql:// URL",
-                ));
-            }
+            Some(url) => return Err(Vars::setting("DATABASE_URL").invalid(url)),
             None => None,
         };
-        let database_pool: usize = parse(
-            get("ROSTER_DATABASE_POOL"),
-            "ROSTER_DATABASE_POOL",
-            Some(16),
-        )?;
-        if database_pool == 0 {
-            return Err(error("ROSTER_DATABASE_POOL", "must be at least 1"));
-        }
-        let auto_migrate = match get("ROSTER_AUTO_MIGRATE") {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(error(
-                    "ROSTER_AUTO_MIGRATE",
-                    format!("{other:?} is neither true nor false"),
-                ));
-            }
-        };
-        let bind: SocketAddr = parse(
-            get("ROSTER_BIND"),
-            "ROSTER_BIND",
-            "127.0.0.1:8080".parse().ok(),
-        )?;
-        let public_url = match get("ROSTER_PUBLIC_URL") {
+        let database_pool: usize = vars.parse("ROSTER_DATABASE_POOL", |&n| n > 0)?;
+        let auto_migrate: bool = vars.parse("ROSTER_AUTO_MIGRATE", |_| true)?;
+        let bind: SocketAddr = vars.parse("ROSTER_BIND", |_| true)?;
+        let public_url = match vars.get("ROSTER_PUBLIC_URL") {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 url.trim_end_matches('/').to_owned()
             }
-            Some(_) => {
-                return Err(error(
-                    "ROSTER_PUBLIC_URL",
-                    "must start with http:// or https://",
-                ));
-            }
+            Some(url) => return Err(Vars::setting("ROSTER_PUBLIC_URL").invalid(url)),
             None => format!("http://{bind}"),
         };
-        let token_keys = list(get("ROSTER_TOKEN_KEY"))
+        let token_keys = list(vars.get("ROSTER_TOKEN_KEY"))
             .into_iter()
             .map(SecretString::from)
             .collect();
-        // The defaults are the application's and the domain's own, so each
-        // is written once.
-        let seconds = |name: &str, default: Duration| -> Result<Duration, ConfigError> {
-            let default = default.whole_seconds();
-            let value: i64 = parse(get(name), name, Some(default))?;
-            if value <= 0 {
-                return Err(error(name, "must be a positive number of seconds"));
-            }
-            Ok(Duration::seconds(value))
+        let argon2 = {
+            let raw = vars.value("ROSTER_ARGON2").unwrap_or_default();
+            Argon2Params::from_str(&raw)
+                .map_err(|e| Vars::setting("ROSTER_ARGON2").invalid_because(&raw, e))?
         };
-        let argon2 = match get("ROSTER_ARGON2") {
-            Some(raw) => {
-                Argon2Params::from_str(raw).map_err(|e| error("ROSTER_ARGON2", e.to_string()))?
-            }
-            None => Argon2Params::default(),
-        };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let argon2_concurrency: usize = parse(
-            get("ROSTER_ARGON2_CONCURRENCY"),
-            "ROSTER_ARGON2_CONCURRENCY",
-            Some(cores),
-        )?;
-        if argon2_concurrency == 0 {
-            return Err(error("ROSTER_ARGON2_CONCURRENCY", "must be at least 1"));
-        }
-        let body_limit: usize = parse(
-            get("ROSTER_BODY_LIMIT"),
-            "ROSTER_BODY_LIMIT",
-            Some(1_048_576),
-        )?;
-        let cors_origins = list(get("ROSTER_CORS_ORIGINS"));
-        if let Some(bad) = cors_origins
+        let argon2_concurrency: usize = vars.parse("ROSTER_ARGON2_CONCURRENCY", |&n| n > 0)?;
+        let body_limit: usize = vars.parse("ROSTER_BODY_LIMIT", |_| true)?;
+        let cors_origins = list(vars.get("ROSTER_CORS_ORIGINS"));
+        if cors_origins
             .iter()
-            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+            .any(|o| !(o.starts_with("http://") || o.starts_with("https://")))
         {
-            return Err(error(
-                "ROSTER_CORS_ORIGINS",
-                format!("{bad:?} is not an origin like https://app.example"),
-            ));
+            let raw = vars.get("ROSTER_CORS_ORIGINS").unwrap_or_default();
+            return Err(Vars::setting("ROSTER_CORS_ORIGINS").invalid(raw));
         }
         let mut admin_emails = HashSet::new();
-        for raw in list(get("ROSTER_ADMIN_EMAILS")) {
-            let email = domain::Email::parse(&raw)
-                .map_err(|e| error("ROSTER_ADMIN_EMAILS", format!("{raw:?} {}", e.message)))?;
+        for raw in list(vars.get("ROSTER_ADMIN_EMAILS")) {
+            let email = domain::Email::parse(&raw).map_err(|e| {
+                Vars::setting("ROSTER_ADMIN_EMAILS").invalid_because(
+                    vars.get("ROSTER_ADMIN_EMAILS").unwrap_or_default(),
+                    format_args!("{raw:?} {}", e.message),
+                )
+            })?;
             admin_emails.insert(email.as_str().to_owned());
         }
         for (name, check) in [
@@ -252,12 +469,15 @@ impl Config {
             ("ROSTER_RATE_LIMIT_API", rate),
             ("ROSTER_WORKER", |v: &str| v == "embedded" || v == "off"),
         ] {
-            if let Some(value) = get(name)
+            if let Some(value) = vars.get(name)
                 && !check(value)
             {
-                return Err(error(name, format!("{value:?} is not a valid value")));
+                return Err(Vars::setting(name).invalid(value));
             }
         }
+        let log = vars.value("ROSTER_LOG").unwrap_or_default();
+        check_log_filter(&log)
+            .map_err(|reason| Vars::setting("ROSTER_LOG").invalid_because(&log, reason))?;
         let config = Self {
             bind,
             public_url,
@@ -265,44 +485,69 @@ impl Config {
             database_pool,
             auto_migrate,
             token_keys,
-            access_ttl: seconds("ROSTER_ACCESS_TTL", AuthPolicy::DEFAULT_ACCESS_TTL)?,
-            refresh_ttl: seconds("ROSTER_REFRESH_TTL", SessionLifetimes::DEFAULT_ABSOLUTE)?,
-            refresh_idle: seconds("ROSTER_REFRESH_IDLE", SessionLifetimes::DEFAULT_IDLE)?,
-            refresh_reuse_grace: seconds(
-                "ROSTER_REFRESH_REUSE_GRACE",
-                SessionLifetimes::DEFAULT_REUSE_GRACE,
-            )?,
+            access_ttl: vars.seconds("ROSTER_ACCESS_TTL")?,
+            refresh_ttl: vars.seconds("ROSTER_REFRESH_TTL")?,
+            refresh_idle: vars.seconds("ROSTER_REFRESH_IDLE")?,
+            refresh_reuse_grace: vars.seconds("ROSTER_REFRESH_REUSE_GRACE")?,
             argon2,
             argon2_concurrency,
             body_limit,
             cors_origins,
             admin_emails,
-            log: get("ROSTER_LOG").unwrap_or("info").to_owned(),
+            log,
         };
         Ok(config)
     }
 
     /// Settings that are read and checked but have no effect in this build;
     /// `serve` says so at start.
-    pub fn inert_settings() -> &'static [&'static str] {
-        &[
-            "ROSTER_RATE_LIMIT_AUTH",
-            "ROSTER_RATE_LIMIT_API",
-            "ROSTER_TRUSTED_PROXIES",
-            "ROSTER_CATALOG_SOURCE",
-            "ROSTER_WORKER",
-        ]
+    pub fn inert_settings() -> impl Iterator<Item = &'static str> {
+        SETTINGS.iter().filter(|s| s.inert).map(|s| s.name)
     }
 }
 
-fn parse<T: FromStr>(raw: Option<&str>, name: &str, default: Option<T>) -> Result<T, ConfigError> {
-    match (raw, default) {
-        (Some(raw), _) => raw
-            .parse()
-            .map_err(|_| error(name, format!("{raw:?} is not a valid value"))),
-        (None, Some(default)) => Ok(default),
-        (None, None) => Err(error(name, "is required")),
+/// Refuses what [`EnvFilter`] refuses, and also a directive without `=`
+/// that is not a level: EnvFilter takes `verbose` for a target name,
+/// which turns every other log line off, warnings included.
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !directive.contains(['=', '[']) && LevelFilter::from_str(directive).is_err() {
+            return Err(format!("{directive:?} is not a level"));
+        }
     }
+    EnvFilter::try_new(filter)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The known name closest to `unknown` by edit distance (ignoring case and
+/// the `ROSTER_` prefix), when it is close enough to be a typo of it.
+fn closest(unknown: &str) -> Option<&'static str> {
+    fn bare(name: &str) -> &str {
+        name.strip_prefix("ROSTER_").unwrap_or(name)
+    }
+    let wanted = bare(unknown).to_ascii_uppercase();
+    let (distance, known) = SETTINGS
+        .iter()
+        .map(|s| (edit_distance(&wanted, bare(s.name)), s.name))
+        .min_by_key(|&(distance, _)| distance)?;
+    (distance <= (wanted.len() / 3).max(2)).then_some(known)
+}
+
+/// Levenshtein distance: the fewest one-character insertions, deletions and
+/// substitutions that turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// A connection string with its password masked, for logs and `Debug`.
@@ -384,6 +629,142 @@ mod tests {
         ] {
             let err = Config::from_vars(vars(&[(name, value)])).expect_err(name);
             assert_eq!(err.variable, name, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_bad_value_says_what_is_expected_with_its_unit_and_an_example() {
+        let err = Config::from_vars(vars(&[("ROSTER_ACCESS_TTL", "15m")])).expect_err("15m");
+        assert_eq!(
+            err.to_string(),
+            r#"ROSTER_ACCESS_TTL: "15m" is not a positive number of seconds (e.g. 900)"#
+        );
+        for (name, value) in [
+            ("ROSTER_BIND", "nowhere"),
+            ("ROSTER_PUBLIC_URL", "roster.example"),
+            ("DATABASE_URL", "mysql://x"),
+            ("ROSTER_DATABASE_POOL", "0"),
+            ("ROSTER_AUTO_MIGRATE", "yes"),
+            ("ROSTER_ACCESS_TTL", "-5"),
+            ("ROSTER_REFRESH_TTL", "30d"),
+            ("ROSTER_REFRESH_IDLE", "0"),
+            ("ROSTER_REFRESH_REUSE_GRACE", "1.5"),
+            ("ROSTER_ARGON2", "1,2"),
+            ("ROSTER_ARGON2_CONCURRENCY", "0"),
+            ("ROSTER_RATE_LIMIT_AUTH", "10"),
+            ("ROSTER_RATE_LIMIT_API", "600 per minute"),
+            ("ROSTER_BODY_LIMIT", "1MB"),
+            ("ROSTER_CORS_ORIGINS", "https://a.example,app.example"),
+            ("ROSTER_ADMIN_EMAILS", "not-an-email"),
+            ("ROSTER_WORKER", "sometimes"),
+            ("ROSTER_LOG", "verbose"),
+        ] {
+            let setting = Setting::named(name).expect("listed");
+            let err = Config::from_vars(vars(&[(name, value)])).expect_err(name);
+            assert_eq!(err.variable, name, "{err}");
+            assert!(
+                err.message.contains(&format!(
+                    "is not {} (e.g. {})",
+                    setting.expects, setting.example
+                )),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_example_of_every_setting_is_a_valid_value() {
+        for setting in SETTINGS.iter().filter(|s| s.name != "REDIS_URL") {
+            let parsed = Config::from_vars(vars(&[(setting.name, setting.example)]));
+            assert!(
+                parsed.is_ok(),
+                "{}={}: {parsed:?}",
+                setting.name,
+                setting.example
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_shown_is_the_default_used() {
+        let unset = format!("{:?}", Config::from_vars(vars(&[])).expect("defaults"));
+        for setting in SETTINGS {
+            if let Some(default) = setting.default_value() {
+                let set = Config::from_vars(vars(&[(setting.name, &default)])).expect(setting.name);
+                assert_eq!(format!("{set:?}"), unset, "{}={default}", setting.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_listed_setting_is_accepted_and_no_other_roster_variable() {
+        for setting in SETTINGS {
+            if let Err(err) = Config::from_vars(vars(&[(setting.name, "x")])) {
+                assert!(!err.message.contains("unknown setting"), "{err}");
+            }
+        }
+        let err = Config::from_vars(vars(&[("ROSTER_NOT_A_SETTING", "x")])).expect_err("unlisted");
+        assert!(err.message.contains("unknown setting"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_value_is_never_repeated_in_its_error() {
+        let err = Config::from_vars(vars(&[(
+            "DATABASE_URL",
+            "mysql://roster:hunter2@db/roster",
+        )]))
+        .expect_err("not postgres");
+        assert!(!err.message.contains("hunter2"), "{err}");
+        assert!(err.message.contains("postgres://"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_variable_suggests_the_closest_known_name_and_the_help() {
+        for (typo, known) in [
+            ("ROSTER_BINDD", "ROSTER_BIND"),
+            ("ROSTER_ACCES_TTL", "ROSTER_ACCESS_TTL"),
+            ("ROSTER_REFRESH_IDEL", "ROSTER_REFRESH_IDLE"),
+            ("ROSTER_DATABASE_URL", "DATABASE_URL"),
+            ("ROSTER_log", "ROSTER_LOG"),
+        ] {
+            let err = Config::from_vars(vars(&[(typo, "x")])).expect_err(typo);
+            assert_eq!(err.variable, typo);
+            assert_eq!(
+                err.message,
+                format!(
+                    "unknown setting; did you mean {known}? `roster serve --help` lists every setting"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_variable_like_no_known_one_gets_no_suggestion() {
+        for far in ["ROSTER_SMTP_URL", "ROSTER_S3_BUCKET", "ROSTER_X"] {
+            let err = Config::from_vars(vars(&[(far, "x")])).expect_err(far);
+            assert_eq!(
+                err.message,
+                "unknown setting; `roster serve --help` lists every setting"
+            );
+        }
+    }
+
+    #[test]
+    fn the_log_filter_takes_levels_and_target_directives_only() {
+        for good in [
+            "info",
+            "WARN",
+            "off",
+            "info,adapter_http=debug",
+            "poem=warn",
+        ] {
+            let config = Config::from_vars(vars(&[("ROSTER_LOG", good)])).expect(good);
+            assert_eq!(config.log, good);
+        }
+        for bad in ["verbose", "info,verbose", "adapter_http=verbose", "=info"] {
+            let err = Config::from_vars(vars(&[("ROSTER_LOG", bad)])).expect_err(bad);
+            assert_eq!(err.variable, "ROSTER_LOG");
+            assert!(err.message.contains("error|warn|info|debug|trace"), "{err}");
         }
     }
 

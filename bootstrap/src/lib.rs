@@ -70,9 +70,13 @@ impl App {
                 .iter()
                 .map(|k| k.expose_secret())
                 .collect();
-            PasetoSigner::from_paserk_secrets(&keys, issuer, audience).map_err(|e| ConfigError {
-                variable: "ROSTER_TOKEN_KEY".into(),
-                message: e.to_string(),
+            PasetoSigner::from_paserk_secrets(&keys, issuer, audience).map_err(|e| {
+                let example = config::Setting::named("ROSTER_TOKEN_KEY")
+                    .map_or_else(String::new, |s| format!(" (e.g. {})", s.example));
+                ConfigError {
+                    variable: "ROSTER_TOKEN_KEY".into(),
+                    message: format!("{e}{example}"),
+                }
             })?
         };
         let sealer = TokenSealer::new(&derive_key(

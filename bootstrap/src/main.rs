@@ -1,5 +1,7 @@
 //! `roster`: the Roster service and its operator commands.
 
+use std::fmt::Display;
+use std::io::{self, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -19,8 +21,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Roster: accounts, characters, teams and progress for Dofus players.
 ///
-/// Configuration comes from environment variables (and a `.env` file);
-/// with none set, `roster` serves on 127.0.0.1:8080 with memory storage.
+/// Configuration comes from environment variables (and a `.env` file),
+/// listed by `roster serve --help`; with none set, `roster` serves on
+/// 127.0.0.1:8080 with memory storage.
 #[derive(Debug, Parser)]
 #[command(name = "roster", version, about)]
 struct Cli {
@@ -30,7 +33,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the HTTP API (the default).
+    /// Serve the HTTP API (the default); --help lists every setting.
+    #[command(after_long_help = bootstrap::config::help())]
     Serve,
     /// Print the OpenAPI document to stdout.
     Openapi,
@@ -84,13 +88,12 @@ async fn main() -> ExitCode {
     }
 }
 
-#[allow(clippy::print_stdout)] // printing to stdout is what these commands are for
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Openapi => {
             // The document does not depend on the backend: never connect for it.
             let app = App::build(&config, StorageChoice::memory(), Arc::new(SystemClock))?;
-            println!("{}", app.openapi_document());
+            print(app.openapi_document())?;
             Ok(())
         }
         Command::Migrate => {
@@ -103,10 +106,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .run()
                 .await?;
             if applied.is_empty() {
-                println!("the database is up to date");
+                print("the database is up to date")?;
             }
             for name in applied {
-                println!("applied {name}");
+                print(format_args!("applied {name}"))?;
             }
             Ok(())
         }
@@ -128,14 +131,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 &email,
             )
             .await?;
-            println!("{email} is now an admin");
+            print(format_args!("{email} is now an admin"))?;
             Ok(())
         }
         Command::Keygen => {
-            println!("{}", adapter_paseto::generate_paserk_secret(&OsRandom)?);
+            print(adapter_paseto::generate_paserk_secret(&OsRandom)?)?;
             Ok(())
         }
         Command::Serve => serve(config).await,
+    }
+}
+
+/// Prints `text` and a newline to stdout. A reader that has gone away
+/// (`roster openapi | head`) is no error: stop quietly, with success, where
+/// `println!` would panic.
+fn print(text: impl Display) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        written => written,
     }
 }
 

@@ -360,6 +360,116 @@ fn openapi_prints_an_openapi_3_document_without_connecting_to_a_database() {
 }
 
 #[test]
+fn openapi_into_a_pipe_closed_early_ends_quietly_with_status_0() {
+    let dir = WorkDir::new();
+    let mut child = Command::new(ROSTER)
+        .arg("openapi")
+        .env_clear()
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start roster");
+
+    // What `roster openapi | head -c 100` does: the document (over 200 KB)
+    // is far more than a pipe holds, so roster is still writing when the
+    // reader goes away.
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut start = [0_u8; 100];
+    stdout.read_exact(&mut start).expect("the document starts");
+    drop(stdout);
+    let stderr = child.stderr.take().expect("piped stderr");
+    let finished = Roster {
+        child,
+        stdout: Captured::collect(std::io::empty()),
+        stderr: Captured::collect(stderr),
+    }
+    .finish();
+
+    assert!(String::from_utf8_lossy(&start).contains("openapi"));
+    assert_eq!(finished.status.code(), Some(0), "{finished:?}");
+    assert_eq!(finished.stderr, "", "roster complained");
+}
+
+#[test]
+fn serve_help_lists_every_setting_the_configuration_accepts_with_its_default() {
+    let dir = WorkDir::new();
+
+    let help = run(&dir, &["serve", "--help"], &[]);
+
+    assert!(help.status.success(), "{help:?}");
+    // One block per setting: its name alone on a line, then what it is for,
+    // the value it takes and its default.
+    let mut listed = std::collections::BTreeMap::new();
+    let mut current = None;
+    for line in help.stdout.lines() {
+        let name = line.trim();
+        if line.starts_with("  ")
+            && !line.starts_with("   ")
+            && !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())
+        {
+            listed.insert(name.to_owned(), String::new());
+            current = Some(name.to_owned());
+        } else if let Some(name) = &current {
+            let block = listed.get_mut(name).expect("inserted above");
+            block.push_str(line.trim());
+            block.push('\n');
+        }
+    }
+    let accepted: std::collections::BTreeSet<&str> = bootstrap::config::SETTINGS
+        .iter()
+        .map(|setting| setting.name)
+        .collect();
+    assert_eq!(
+        listed
+            .keys()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>(),
+        accepted,
+        "the settings listed by `roster serve --help` are not those accepted"
+    );
+    for name in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "ROSTER_LOG",
+        "ROSTER_ACCESS_TTL",
+    ] {
+        assert!(listed.contains_key(name), "{name} is not listed");
+    }
+    // Each listed name is accepted (refused values aside), and a name that
+    // is not listed is refused: what is listed is what is accepted.
+    for name in listed.keys() {
+        if let Err(error) = bootstrap::Config::from_vars([(name.clone(), "x".to_owned())]) {
+            assert!(!error.message.contains("unknown"), "{error}");
+        }
+    }
+    assert!(
+        bootstrap::Config::from_vars([("ROSTER_UNLISTED".to_owned(), "x".to_owned())]).is_err()
+    );
+    for (name, block) in &listed {
+        assert!(
+            block.contains("default: "),
+            "{name} has no default:\n{block}"
+        );
+        assert!(block.contains("value: "), "{name} says no value:\n{block}");
+    }
+    for (name, default) in [
+        ("ROSTER_ACCESS_TTL", "default: 900 seconds"),
+        ("ROSTER_REFRESH_TTL", "default: 2592000 seconds"),
+        ("ROSTER_BODY_LIMIT", "default: 1048576 bytes"),
+        ("ROSTER_RATE_LIMIT_API", "default: 600/60 requests/seconds"),
+        ("ROSTER_LOG", "default: info"),
+        ("DATABASE_URL", "default: unset (memory storage"),
+    ] {
+        assert!(listed[name].contains(default), "{name}:\n{}", listed[name]);
+    }
+}
+
+#[test]
 fn keygen_prints_one_fresh_k4_secret_key_per_run() {
     let dir = WorkDir::new();
 
@@ -409,6 +519,67 @@ fn an_unknown_roster_variable_exits_2_naming_it() {
 
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     assert_names(&refused, "ROSTER_BINDD");
+    assert!(
+        refused.stderr.contains(
+            "ROSTER_BINDD: unknown setting; did you mean ROSTER_BIND? `roster serve --help` lists every setting"
+        ),
+        "{refused:?}"
+    );
+    assert!(!refused.stderr.contains(".md"), "{refused:?}");
+}
+
+#[test]
+fn a_bad_value_says_what_is_expected_with_its_unit_and_an_example() {
+    let dir = WorkDir::new();
+    let bind = format!("127.0.0.1:{}", free_port());
+
+    let refused = run(
+        &dir,
+        &[],
+        &[("ROSTER_BIND", &bind), ("ROSTER_ACCESS_TTL", "15m")],
+    );
+
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert_eq!(
+        refused.stderr,
+        "roster: invalid configuration: ROSTER_ACCESS_TTL: \"15m\" is not a positive number of seconds (e.g. 900)\n"
+    );
+}
+
+#[test]
+fn a_log_filter_that_is_no_level_nor_directive_exits_2_naming_roster_log() {
+    let dir = WorkDir::new();
+    let bind = format!("127.0.0.1:{}", free_port());
+
+    for filter in ["verbose", "info,adapter_http=loud"] {
+        let refused = run(&dir, &[], &[("ROSTER_BIND", &bind), ("ROSTER_LOG", filter)]);
+
+        assert_eq!(refused.status.code(), Some(2), "{filter}: {refused:?}");
+        assert_names(&refused, "ROSTER_LOG");
+        assert!(
+            refused
+                .stderr
+                .contains("error|warn|info|debug|trace or target=level"),
+            "{refused:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unusable_token_key_fails_naming_it_and_where_a_key_comes_from() {
+    let dir = WorkDir::new();
+    let bind = format!("127.0.0.1:{}", free_port());
+
+    let refused = run(
+        &dir,
+        &[],
+        &[("ROSTER_BIND", &bind), ("ROSTER_TOKEN_KEY", "nope")],
+    );
+
+    assert!(!refused.status.success(), "{refused:?}");
+    assert_names(&refused, "ROSTER_TOKEN_KEY");
+    assert!(refused.stderr.contains("`roster keygen`"), "{refused:?}");
+    assert!(!refused.stderr.contains("nope"), "{refused:?}");
 }
 
 #[test]
@@ -490,6 +661,36 @@ async fn serve_with_only_a_bind_address_answers_live_logs_json_and_warns_loudly(
     ] {
         assert!(output.contains(warning), "no {warning:?} in:\n{output}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmatched_request_is_logged_with_its_path_cut_short_and_without_its_query() {
+    let dir = WorkDir::new();
+    let server = Server::start(&dir, &[]);
+    let long = format!("/{}", "x".repeat(1000));
+
+    let lost = server.get("/no/such/place?token=hunter2").await;
+    let long_one = server.get(&long).await;
+
+    assert_eq!(lost.status(), 404);
+    assert_eq!(long_one.status(), 404);
+    let stdout = &server.process.stdout;
+    stdout.wait_until(|text, closed| closed || text.matches("\"unmatched\"").count() >= 2);
+    let unmatched: Vec<Value> = stdout
+        .text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|log| log["http.route"] == "unmatched")
+        .collect();
+    let paths: Vec<&str> = unmatched
+        .iter()
+        .filter_map(|log| log["url.path"].as_str())
+        .collect();
+    assert_eq!(paths, ["/no/such/place", &long[..256]], "{unmatched:?}");
+    assert!(
+        !stdout.text().contains("hunter2"),
+        "the query string was logged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,9 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
             user_id: OnceLock::new(),
         });
         let method = req.method().clone();
+        // Kept for the log line of a request no route matched (a shared
+        // buffer's count goes up, nothing is copied).
+        let uri = req.uri().clone();
         let is_docs = req.uri().path() == "/docs" || req.uri().path().starts_with("/docs/");
         // Kept for a 405's `Allow` (a reference-counted copy, no text made).
         let uri = req.uri().clone();
@@ -99,6 +102,7 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         tracing::info!(
             http.method = %method,
             http.route = operation.unwrap_or("unmatched"),
+            url.path = operation.is_none().then(|| loggable_path(uri.path())),
             http.status = status,
             latency_ms,
             request.id = %context.request_id,
@@ -182,6 +186,17 @@ impl<E> ShellEndpoint<E> {
     }
 }
 
+/// A path as a log line shows it: without the query string, which may hold
+/// secrets (the `Uri`'s path never has it), and cut to 256 bytes.
+fn loggable_path(path: &str) -> &str {
+    const MAX: usize = 256;
+    let mut end = path.len().min(MAX);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
+}
+
 fn header_str(req: &Request, name: HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
@@ -214,5 +229,20 @@ async fn limit_body(req: &mut Request, limit: usize) -> std::result::Result<(), 
             Ok(())
         }
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn a_long_path_is_cut_to_256_bytes_on_a_character_boundary() {
+        let ascii = format!("/{}", "a".repeat(300));
+        assert_eq!(loggable_path(&ascii), &ascii[..256]);
+        // 'é' is two bytes: the 256th byte is the first half of one.
+        let accents = format!("/{}", "é".repeat(200));
+        assert_eq!(loggable_path(&accents), &accents[..255]);
+        assert_eq!(loggable_path("/short"), "/short");
     }
 }
