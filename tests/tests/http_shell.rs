@@ -341,15 +341,10 @@ async fn a_wrong_method_is_405_method_not_allowed() {
     .await;
 
     reply.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
-    assert_eq!(
-        reply.header("allow").as_deref(),
-        Some("POST"),
-        "{}",
-        reply.text
-    );
+    assert_eq!(reply.header("allow"), Some("POST"), "{}", reply.text);
     on_a_template.expect_error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
     assert_eq!(
-        on_a_template.header("allow").as_deref(),
+        on_a_template.header("allow"),
         Some("DELETE, GET, PATCH"),
         "{}",
         on_a_template.text

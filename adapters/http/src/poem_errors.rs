@@ -133,14 +133,15 @@ fn for_people(field: Option<&str>, reason: &str) -> String {
         };
         return said;
     }
-    if let Some(found) = rest.strip_prefix("Expected input type ") {
-        if let Some((expected, got)) = found.split_once(", found ") {
-            return format!(
-                "{subject} must be {}, not {}",
-                a_type(expected.trim_matches('"')),
-                got
-            );
-        }
+    if let Some((expected, got)) = rest
+        .strip_prefix("Expected input type ")
+        .and_then(|found| found.split_once(", found "))
+    {
+        return format!(
+            "{subject} must be {}, not {}",
+            a_type(expected.trim_matches('"')),
+            got
+        );
     }
     if field.is_some() && rest.starts_with("invalid") {
         return format!("{subject}: {rest}");

@@ -61,12 +61,10 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
             user_id: OnceLock::new(),
         });
         let method = req.method().clone();
-        // Kept for the log line of a request no route matched (a shared
-        // buffer's count goes up, nothing is copied).
+        // Kept for a 405's `Allow` and the log line of a request no route
+        // matched (a shared buffer's count goes up, nothing is copied).
         let uri = req.uri().clone();
-        let is_docs = req.uri().path() == "/docs" || req.uri().path().starts_with("/docs/");
-        // Kept for a 405's `Allow` (a reference-counted copy, no text made).
-        let uri = req.uri().clone();
+        let is_docs = uri.path() == "/docs" || uri.path().starts_with("/docs/");
 
         let (mut response, operation) = RequestContext::scope(Arc::clone(&context), async {
             if let Err(response) = limit_body(&mut req, self.shell.body_limit).await {

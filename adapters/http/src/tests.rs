@@ -301,10 +301,7 @@ fn the_committed_openapi_document_is_the_one_served() {
             .lines()
             .zip(served.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(served.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| committed.lines().count().min(served.lines().count()));
         panic!(
             "openapi.json differs from the served document from line {}:\n  committed: {}\n  served:    {}\n\
              Regenerate with UPDATE_SNAPSHOTS=1 cargo test --workspace --lib, and review the diff.",
