@@ -394,6 +394,8 @@ pub struct PageRequest {
 impl PageRequest {
     pub const DEFAULT_PER_PAGE: u32 = 20;
     pub const MAX_PER_PAGE: u32 = 100;
+    /// The last page number a client may ask for.
+    pub const MAX_PAGE: u32 = u32::MAX;
 
     /// From the query's `page` and `perPage` (defaults 1 and 20).
     pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Self, ValidationErrors> {
@@ -401,7 +403,7 @@ impl PageRequest {
         let page = errors.collect(
             u32::try_from(page.unwrap_or(1))
                 .ok()
-                .filter(|p| *p >= 1)
+                .filter(|p| (1..=Self::MAX_PAGE).contains(p))
                 .ok_or_else(|| FieldError::new("page", "must be a whole number from 1")),
         );
         let per_page = errors.collect(

@@ -69,7 +69,7 @@ struct UpdateUserRequest {
     #[oai(deserialize_with = "crate::fields::absent_or")]
     role: Option<RoleDto>,
     /// `true` revokes every session and API key of the user at once.
-    #[oai(nullable)]
+    #[oai(deserialize_with = "crate::fields::absent_or")]
     disabled: Option<bool>,
 }
 

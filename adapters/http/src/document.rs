@@ -240,11 +240,68 @@ fn enumerate_error_codes(document: &mut Value) {
     }
 }
 
+/// The characters the domain refuses in names, searches and filters: the
+/// control characters (`char::is_control`, Unicode's `Cc`), as inclusive
+/// ranges of code points.
+const CONTROL: [(u32, u32); 2] = [(0x00, 0x1f), (0x7f, 0x9f)];
+
+/// Those the domain still accepts in notes and descriptions: line breaks
+/// and tabs.
+const LINE_CONTROLS: [char; 3] = ['\t', '\n', '\r'];
+
+/// A pattern matching text without a control character, but for `allowed`.
+fn without_controls(allowed: &[char]) -> String {
+    let mut class = String::new();
+    for (first, last) in CONTROL {
+        let mut start = None;
+        for code in first..=last + 1 {
+            let refused =
+                code <= last && char::from_u32(code).is_some_and(|c| !allowed.contains(&c));
+            match (refused, start) {
+                (true, None) => start = Some(code),
+                (false, Some(from)) => {
+                    class.push_str(&format!("\\u{from:04x}-\\u{:04x}", code - 1));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    format!("^[^{class}]*$")
+}
+
 /// The rules the domain checks that poem-openapi's validators do not state,
 /// from the domain's own constants.
 fn state_rules(document: &mut Value) {
     let level = json!({"minimum": Level::MIN, "maximum": Level::MAX});
+    let plain = json!({"pattern": without_controls(&[])});
+    let lines = json!({"pattern": without_controls(&LINE_CONTROLS)});
     let schemas = schemas(document);
+    for (name, property, rule) in [
+        ("CreateAccountRequest", "name", &plain),
+        ("UpdateAccountRequest", "name", &plain),
+        ("CreateCharacterRequest", "name", &plain),
+        ("UpdateCharacterRequest", "name", &plain),
+        ("CreateTeamRequest", "name", &plain),
+        ("UpdateTeamRequest", "name", &plain),
+        ("RegisterRequest", "displayName", &plain),
+        ("CreateKeyRequest", "name", &plain),
+        ("CreateAccountRequest", "notes", &lines),
+        ("UpdateAccountRequest", "notes", &lines),
+        ("CreateTeamRequest", "description", &lines),
+        ("UpdateTeamRequest", "description", &lines),
+    ] {
+        if let Some(target) = schemas
+            .get_mut(name)
+            .and_then(|schema| schema["properties"].get_mut(property))
+        {
+            merge(target, rule);
+        }
+    }
+    // "What to change; at least one field."
+    if let Some(schema) = schemas.get_mut("UpdateUserRequest") {
+        merge(schema, &json!({"minProperties": 1}));
+    }
     for name in ["CreateCharacterRequest", "UpdateCharacterRequest"] {
         if let Some(property) = schemas
             .get_mut(name)
@@ -272,14 +329,17 @@ fn state_rules(document: &mut Value) {
         for parameter in parameters {
             let rule = match parameter["name"].as_str().unwrap_or_default() {
                 "levelMin" | "levelMax" => level.clone(),
-                "page" => json!({"minimum": 1, "default": 1}),
+                "page" => json!({"minimum": 1, "maximum": PageRequest::MAX_PAGE, "default": 1}),
                 "perPage" if parameter["schema"].get("maximum").is_none() => json!({
                     "minimum": 1,
                     "maximum": PageRequest::MAX_PER_PAGE,
                     "default": PageRequest::DEFAULT_PER_PAGE,
                 }),
                 "search" if parameter["schema"].get("maxLength").is_none() => {
-                    json!({"maxLength": SearchText::MAX_CHARS})
+                    json!({"maxLength": SearchText::MAX_CHARS, "pattern": without_controls(&[])})
+                }
+                "search" | "resourceType" | "resourceId" => {
+                    json!({"pattern": without_controls(&[])})
                 }
                 "sort" => json!({"enum": sort_keys, "default": CharacterSort::default().key()}),
                 _ => continue,
@@ -373,6 +433,40 @@ fn canonical_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_control_pattern_refuses_exactly_what_the_domain_refuses() {
+        // The pattern's class, read back as a set of code points.
+        let class = |pattern: &str| -> Vec<(u32, u32)> {
+            let inner = &pattern["^[^".len()..pattern.len() - "]*$".len()];
+            inner
+                .split("\\u")
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .chunks(2)
+                .map(|pair| {
+                    let code = |s: &str| u32::from_str_radix(s.trim_end_matches('-'), 16).unwrap();
+                    (code(pair[0]), code(pair[1]))
+                })
+                .collect()
+        };
+        let refused = |ranges: &[(u32, u32)], c: char| {
+            ranges
+                .iter()
+                .any(|(a, b)| (*a..=*b).contains(&u32::from(c)))
+        };
+        let plain = class(&without_controls(&[]));
+        let lines = class(&without_controls(&LINE_CONTROLS));
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(refused(&plain, c), c.is_control(), "{:?}", c);
+            assert_eq!(
+                refused(&lines, c),
+                c.is_control() && !matches!(c, '\n' | '\r' | '\t'),
+                "{:?}",
+                c
+            );
+        }
+    }
 
     #[test]
     fn allowed_methods_follow_the_path_templates() {

@@ -35,7 +35,7 @@ fn optional_text(field: &str, value: Option<Value>) -> ParseResult<Option<String
 /// An optional field that may be left out but not sent as `null`: an enum
 /// (`role`, `scope`), whose schema stays a plain `$ref` because it is not
 /// nullable (a nullable `$ref` needs an `allOf` wrapper that generators
-/// drop).
+/// drop), or a field whose `null` would mean nothing (`disabled`).
 pub fn absent_or<T: poem_openapi::types::ParseFromJSON>(
     value: Option<Value>,
 ) -> ParseResult<Option<T>> {
