@@ -1089,6 +1089,32 @@ async fn the_session_list_shows_only_active_sessions_and_marks_the_current_one()
 }
 
 #[tokio::test]
+async fn a_user_agent_is_kept_to_its_first_512_bytes() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let agent = "x".repeat(64 * 1024);
+
+    let registered = send(
+        app.api(Method::POST, "/auth/register")
+            .header("user-agent", agent.as_str())
+            .json(&json!({"email": unique_email("agent"), "password": PASSWORD, "displayName": "Agent"})),
+    )
+    .await;
+
+    registered.expect_status(StatusCode::CREATED);
+    let token = registered.data()["accessToken"].as_str().expect("a token");
+    let sessions = app.sessions(token).await;
+    sessions.expect_status(StatusCode::OK);
+    assert_eq!(
+        sessions.data()[0]["userAgent"],
+        agent[..512],
+        "{}",
+        sessions.text
+    );
+}
+
+#[tokio::test]
 async fn a_session_deleted_from_the_list_is_refused_on_the_very_next_request() {
     let Some(app) = TestApp::spawn().await else {
         return;

@@ -25,6 +25,22 @@ pub struct RequestContext {
     pub user_id: OnceLock<UserId>,
 }
 
+/// The most of a `User-Agent` that is kept (in a session, in the audit
+/// trail): longer values are cut at a character boundary.
+pub const USER_AGENT_MAX_BYTES: usize = 512;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 tokio::task_local! {
     static CONTEXT: Arc<RequestContext>;
 }
@@ -61,12 +77,26 @@ impl RequestContext {
                     .user_agent
                     .as_ref()
                     .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
+                    .map(|agent| truncated(agent, USER_AGENT_MAX_BYTES).to_owned()),
             })
             .unwrap_or_default()
     }
 
     pub fn record_user(user_id: UserId) {
         let _ = CONTEXT.try_with(|c| c.user_id.set(user_id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_value_is_cut_at_a_character_boundary() {
+        assert_eq!(truncated("short", 512), "short");
+        assert_eq!(truncated(&"a".repeat(600), 512).len(), 512);
+        // 'é' is two bytes: a cut inside it backs off to before it.
+        let text = format!("{}é", "a".repeat(511));
+        assert_eq!(truncated(&text, 512), "a".repeat(511));
     }
 }
