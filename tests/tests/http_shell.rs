@@ -729,3 +729,67 @@ async fn stopping_the_server_shuts_down_cleanly_and_frees_the_port() {
     let error = after.expect_err("nothing listens any more");
     assert!(error.is_connect(), "{error:?}");
 }
+
+/// A request still being answered when the shutdown begins gets an answer
+/// that says `Connection: close`, so the client does not send its next
+/// request into a connection about to close. (hyper does this for a request
+/// whose body is still arriving; issue 14 reports an answer finished just
+/// after the signal without it, a race this test does not reach.)
+#[tokio::test]
+async fn an_answer_finished_after_the_shutdown_began_says_connection_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::time::{Duration, Instant, timeout};
+
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let address = app.base_url.trim_start_matches("http://").to_owned();
+    let body = json!({"email": unique_email("draining"), "password": PASSWORD}).to_string();
+    let mut socket = TcpStream::connect(&address).await.expect("a connection");
+    // `Expect: 100-continue`: the server says `100 Continue` once the route
+    // reads the body, so the request is known to be under way.
+    let head = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    socket
+        .write_all(head.as_bytes())
+        .await
+        .expect("the head is sent");
+    let mut continued = [0u8; 25];
+    timeout(Duration::from_secs(5), socket.read_exact(&mut continued))
+        .await
+        .expect("100 Continue in time")
+        .expect("100 Continue");
+    assert!(continued.starts_with(b"HTTP/1.1 100"), "{continued:?}");
+
+    // The shutdown begins; it has once the server accepts no new connection.
+    let stopping = tokio::spawn(app.stop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(&address).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the server still accepts connections"
+        );
+        tokio::task::yield_now().await;
+    }
+    socket
+        .write_all(body.as_bytes())
+        .await
+        .expect("the body is sent");
+    let mut answer = Vec::new();
+    timeout(Duration::from_secs(10), socket.read_to_end(&mut answer))
+        .await
+        .expect("the answer in time")
+        .expect("the answer");
+
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+    stopping
+        .await
+        .expect("the stop task")
+        .expect("a clean shutdown");
+}
