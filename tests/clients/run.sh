@@ -9,8 +9,9 @@
 # The generators are pinned: tests/clients/python/requirements.txt goes into
 # target/clients/python-venv (PyPI), tests/clients/typescript's
 # package-lock.json into its node_modules with `npm ci` (npm). The generated
-# code goes to target/clients/ and is never committed. A generator that
-# prints a warning fails the run.
+# code goes to target/clients/python and tests/clients/typescript/generated
+# (git-ignored, with node_modules and build) and is never committed. A
+# generator or a tsc that prints a warning fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=tests/clients
@@ -41,12 +42,21 @@ quiet openapi-python-client '^Generating ' env PATH="$PWD/$VENV/bin:$PATH" \
   "$VENV/bin/openapi-python-client" generate --path openapi.json \
   --output-path "$OUT/python/roster_client" --meta none
 
+ts=$here/typescript
+( cd "$ts" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error )
+rm -rf "$ts/generated" "$ts/build"
+quiet openapi-typescript '^(✨ openapi-typescript [0-9.]+|🚀 openapi\.json → .* \[[0-9.]+m?s\])$' \
+  "$ts/node_modules/.bin/openapi-typescript" openapi.json -o "$ts/generated/roster.ts"
+quiet 'tsc --strict --noEmit' '^$' "$ts/node_modules/.bin/tsc" --strict --noEmit -p "$ts"
+quiet tsc '^$' "$ts/node_modules/.bin/tsc" -p "$ts"
+
 # ---- a server on memory storage, on a free port, stopped on exit
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
 python_admin=python-admin@example.com
+typescript_admin=typescript-admin@example.com
 log=$(mktemp)
-env -i PATH="$PATH" HOME="$HOME" ROSTER_BIND=127.0.0.1:$port ROSTER_ADMIN_EMAILS=$python_admin \
+env -i PATH="$PATH" HOME="$HOME" ROSTER_BIND=127.0.0.1:$port ROSTER_ADMIN_EMAILS=$python_admin,$typescript_admin \
   ROSTER_LOG=warn "$BIN" serve >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
@@ -56,5 +66,6 @@ curl -sf "$base/health/live" >/dev/null || { cat "$log" >&2; exit 1; }
 # ---- the flows
 status=0
 PYTHONPATH="$OUT/python" "$VENV/bin/python" "$here/python/flow.py" "$base" "$python_admin" || status=1
+node "$ts/build/flow.js" "$base" "$typescript_admin" || status=1
 [ $status = 0 ] || { echo "server log:" >&2; cat "$log" >&2; }
 exit $status
