@@ -43,7 +43,7 @@ quiet openapi-python-client '^Generating ' env PATH="$PWD/$VENV/bin:$PATH" \
   --output-path "$OUT/python/roster_client" --meta none
 
 ts=$here/typescript
-( cd "$ts" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error )
+( cd "$ts" && npm ci --ignore-scripts --no-audit --no-fund --silent )
 rm -rf "$ts/generated" "$ts/build"
 quiet openapi-typescript '^(✨ openapi-typescript [0-9.]+|🚀 openapi\.json → .* \[[0-9.]+m?s\])$' \
   "$ts/node_modules/.bin/openapi-typescript" openapi.json -o "$ts/generated/roster.ts"
@@ -62,6 +62,15 @@ server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 100); do curl -sf "$base/health/live" >/dev/null && break; sleep 0.1; done
 curl -sf "$base/health/live" >/dev/null || { cat "$log" >&2; exit 1; }
+
+# the clients were generated from the committed document: it must be the one
+# served (but for `servers`, which names the address the server listens on)
+curl -sf "$base/openapi.json" | python3 -c '
+import json, sys
+served, committed = json.load(sys.stdin), json.load(open("openapi.json"))
+served.pop("servers", None), committed.pop("servers", None)
+if served != committed:
+    sys.exit("openapi.json differs from what the server serves (regenerate the snapshot)")'
 
 # ---- the flows
 status=0
