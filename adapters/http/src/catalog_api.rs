@@ -53,30 +53,32 @@ impl From<GameServer> for NamedDto {
     }
 }
 
-#[derive(Debug, Clone, Copy, Enum)]
+/// The kind of a catalog item (one schema for the catalog and the
+/// progressions, so generated clients get one type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
-enum KindDto {
+pub(crate) enum ItemKindDto {
     Quest,
     Achievement,
     Dungeon,
 }
 
-impl From<KindDto> for ItemKind {
-    fn from(kind: KindDto) -> Self {
+impl From<ItemKindDto> for ItemKind {
+    fn from(kind: ItemKindDto) -> Self {
         match kind {
-            KindDto::Quest => ItemKind::Quest,
-            KindDto::Achievement => ItemKind::Achievement,
-            KindDto::Dungeon => ItemKind::Dungeon,
+            ItemKindDto::Quest => ItemKind::Quest,
+            ItemKindDto::Achievement => ItemKind::Achievement,
+            ItemKindDto::Dungeon => ItemKind::Dungeon,
         }
     }
 }
 
-impl From<ItemKind> for KindDto {
+impl From<ItemKind> for ItemKindDto {
     fn from(kind: ItemKind) -> Self {
         match kind {
-            ItemKind::Quest => KindDto::Quest,
-            ItemKind::Achievement => KindDto::Achievement,
-            ItemKind::Dungeon => KindDto::Dungeon,
+            ItemKind::Quest => ItemKindDto::Quest,
+            ItemKind::Achievement => ItemKindDto::Achievement,
+            ItemKind::Dungeon => ItemKindDto::Dungeon,
         }
     }
 }
@@ -86,7 +88,7 @@ impl From<ItemKind> for KindDto {
 #[oai(rename_all = "camelCase")]
 struct ItemDto {
     id: i64,
-    kind: KindDto,
+    kind: ItemKindDto,
     name: String,
     level: i16,
 }
@@ -213,7 +215,7 @@ impl CatalogApi {
     #[oai(path = "/items", method = "get", operation_id = "catalog.items")]
     async fn items(
         &self,
-        kind: Query<Option<KindDto>>,
+        kind: Query<Option<ItemKindDto>>,
         #[oai(validator(max_length = 100))] search: Query<Option<String>>,
         #[oai(validator(max_length = 100))] cursor: Query<Option<String>>,
         #[oai(

@@ -341,12 +341,34 @@ fn state_rules(document: &mut Value) {
                 "search" | "resourceType" | "resourceId" => {
                     json!({"pattern": without_controls(&[])})
                 }
-                "sort" => json!({"enum": sort_keys, "default": CharacterSort::default().key()}),
+                "sort" => json!({
+                    "enum": sort_keys,
+                    "x-enum-varnames": sort_keys.iter().map(|key| enum_varname(key)).collect::<Vec<_>>(),
+                    "default": CharacterSort::default().key(),
+                }),
                 _ => continue,
             };
             merge(&mut parameter["schema"], &rule);
         }
     }
+}
+
+/// A generated client's name for a sort key: `-createdAt` → `CREATED_AT_DESC`
+/// (read by generators as `x-enum-varnames`; without it `-name` becomes
+/// `VALUE_1`).
+fn enum_varname(key: &str) -> String {
+    let (field, direction) = match key.strip_prefix('-') {
+        Some(field) => (field, "DESC"),
+        None => (key, "ASC"),
+    };
+    let mut name = String::new();
+    for c in field.chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    format!("{name}_{direction}")
 }
 
 /// Adds the keys of `rule` to the schema `target`.
@@ -477,6 +499,12 @@ mod tests {
         assert_eq!(allowed.for_path("/a"), Some("POST"));
         assert_eq!(allowed.for_path("/a/"), None);
         assert_eq!(allowed.for_path("/b/1"), None);
+    }
+
+    #[test]
+    fn sort_keys_get_names_a_generated_client_can_use() {
+        assert_eq!(enum_varname("name"), "NAME_ASC");
+        assert_eq!(enum_varname("-createdAt"), "CREATED_AT_DESC");
     }
 
     #[test]

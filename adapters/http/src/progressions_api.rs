@@ -15,6 +15,7 @@ use poem_openapi::{Enum, Object, OpenApi, Tags};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::catalog_api::ItemKindDto;
 use crate::context::RequestContext;
 use crate::envelope::{Envelope, PageEnvelope};
 use crate::error::ApiError;
@@ -30,35 +31,6 @@ enum ProgressionsTag {
 
 pub struct ProgressionsApi {
     pub roster: Arc<Roster>,
-}
-
-/// The kind of a catalog item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-enum ItemKindDto {
-    Quest,
-    Achievement,
-    Dungeon,
-}
-
-impl From<ItemKind> for ItemKindDto {
-    fn from(kind: ItemKind) -> Self {
-        match kind {
-            ItemKind::Quest => Self::Quest,
-            ItemKind::Achievement => Self::Achievement,
-            ItemKind::Dungeon => Self::Dungeon,
-        }
-    }
-}
-
-impl From<ItemKindDto> for ItemKind {
-    fn from(kind: ItemKindDto) -> Self {
-        match kind {
-            ItemKindDto::Quest => Self::Quest,
-            ItemKindDto::Achievement => Self::Achievement,
-            ItemKindDto::Dungeon => Self::Dungeon,
-        }
-    }
 }
 
 /// Where a character stands on an item.

@@ -51,7 +51,7 @@ from roster_client.models import (
     CursorEnvelopeAdminUserDto,
     CursorEnvelopeAuditEntryDto,
     CursorEnvelopeItemDto,
-    KindDto,
+    ItemKindDto,
     PageEnvelopeCharacterDto,
     RegisterRequest,
     RoleDto,
@@ -124,12 +124,12 @@ def main(base: str, admin_email: str) -> None:
     servers = expect("catalog servers", catalog_servers.sync_detailed(client=anonymous), 200, EnvelopeListNamedDto)
     items = expect(
         "catalog items",
-        catalog_items.sync_detailed(client=anonymous, kind=KindDto.QUEST, per_page=5),
+        catalog_items.sync_detailed(client=anonymous, kind=ItemKindDto.QUEST, per_page=5),
         200,
         CursorEnvelopeItemDto,
     )
     assert classes.data and servers.data and items.data
-    assert all(item.kind == KindDto.QUEST for item in items.data)
+    assert all(item.kind == ItemKindDto.QUEST for item in items.data)
     assert isinstance(items.pagination.next_cursor, (str, type(None)))
     class_id, server_id, item = classes.data[0].id, servers.data[0].id, items.data[0]
 
@@ -167,7 +167,7 @@ def main(base: str, admin_email: str) -> None:
     create_character("Cyra", 45)
     listed = expect(
         "list characters levelMin=40 sort=-level",
-        characters_list.sync_detailed(client=client, level_min=40, sort=CharactersListSort.VALUE_3, per_page=10),
+        characters_list.sync_detailed(client=client, level_min=40, sort=CharactersListSort.LEVEL_DESC, per_page=10),
         200,
         PageEnvelopeCharacterDto,
     )
