@@ -395,3 +395,75 @@ async fn grant_admin_to_an_unknown_email_is_refused() {
         "{result:?}"
     );
 }
+
+// --- The catalog when the pool is taken ------------------------------------------
+
+/// Slow requests that hold every pooled connection do not hold up the
+/// public catalog: its classes and servers are lookups, answered on the
+/// lanes (issue 14: 1.23 s at p99 when the pool was exhausted).
+// Two workers: should the catalog wait after all, the test fails instead of
+// hanging while its schema is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_answers_while_slow_requests_hold_the_whole_pool() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let app = TestApp::spawn_on(&database.url, &[("ROSTER_DATABASE_POOL", "1")]).await;
+    let user = app.new_user().await;
+    app.get("/catalog/classes", None)
+        .await
+        .expect_status(StatusCode::OK);
+    // Another session locks the characters table, so a character list
+    // takes the pool's only connection and waits on the lock.
+    let (locker, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .expect("a connection of the test's own");
+    tokio::spawn(connection);
+    locker
+        .batch_execute("BEGIN; LOCK TABLE characters IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("the lock");
+    let list = tokio::spawn({
+        let request = app
+            .api(Method::GET, "/characters")
+            .bearer_auth(&user.access_token);
+        async move { send(request).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = locker
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                 AND query ILIKE '%characters%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the list never waited on the lock"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+
+    // The pool is taken: without the lanes this would wait 5 s for it, then 503.
+    let classes = timeout(Duration::from_secs(3), app.get("/catalog/classes", None)).await;
+    let servers = timeout(Duration::from_secs(3), app.get("/catalog/servers", None)).await;
+
+    locker
+        .batch_execute("ROLLBACK")
+        .await
+        .expect("the lock ends");
+    let classes = classes.expect("classes while the pool is taken");
+    let servers = servers.expect("servers while the pool is taken");
+    classes.expect_status(StatusCode::OK);
+    servers.expect_status(StatusCode::OK);
+    assert!(!classes.items().is_empty(), "{}", classes.text);
+    list.await
+        .expect("the list task")
+        .expect_status(StatusCode::OK);
+}

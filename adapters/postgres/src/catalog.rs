@@ -164,12 +164,15 @@ impl<E: Exec> CatalogRepository for Repos<E> {
         replaced
     }
 
+    // The version, the classes and the servers are small bounded reads
+    // (one row; tens of rows): lookups, so the public catalog and the
+    // names of a character never wait for a pool that slow requests hold.
     async fn version(&self) -> Result<Option<String>, RepoError> {
         let (sql, values) = Query::select()
             .column(CatalogMeta::Version)
             .from(CatalogMeta::Table)
             .build_postgres(PostgresQueryBuilder);
-        let rows = self.0.query(&sql, &values.as_params()).await?;
+        let rows = self.0.lookup(&sql, &values.as_params()).await?;
         rows.first()
             .map(|row| {
                 row.try_get("version")
@@ -184,7 +187,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
             .from(CatalogClasses::Table)
             .order_by(CatalogClasses::Id, Order::Asc)
             .to_owned();
-        self.select(&query, class_from_row).await
+        self.lookup_all(&query, class_from_row).await
     }
 
     async fn servers(&self) -> Result<Vec<GameServer>, RepoError> {
@@ -193,7 +196,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
             .from(CatalogServers::Table)
             .order_by(CatalogServers::Id, Order::Asc)
             .to_owned();
-        self.select(&query, server_from_row).await
+        self.lookup_all(&query, server_from_row).await
     }
 
     async fn items(

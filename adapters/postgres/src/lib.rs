@@ -7,8 +7,9 @@
 //! cannot hand out a connection in time becomes `Unavailable`, and
 //! serialization failures and deadlocks of single statements are retried.
 //! A transaction is one PostgreSQL transaction on one pooled connection.
-//! Lookups (a session, a user, an API key, a character by id) run on two
-//! shared, pipelined connections instead (`exec.rs`, the lanes).
+//! Lookups (a session, a user, an API key, a character by id, the catalog's
+//! version, classes and servers) run on two shared, pipelined connections
+//! instead (`exec.rs`, the lanes).
 
 mod accounts;
 mod api_keys;
@@ -85,6 +86,17 @@ impl<E: Exec> Repos<E> {
         let (sql, values) = query.build_postgres(PostgresQueryBuilder);
         let rows = self.0.lookup(&sql, &values.as_params()).await?;
         rows.first().map(from_row).transpose()
+    }
+
+    /// Every row of a lookup (see [`Exec::lookup`]): a small bounded read.
+    pub(crate) async fn lookup_all<T>(
+        &self,
+        query: &SelectStatement,
+        from_row: fn(&Row) -> Result<T, RepoError>,
+    ) -> Result<Vec<T>, RepoError> {
+        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
+        let rows = self.0.lookup(&sql, &values.as_params()).await?;
+        rows.iter().map(from_row).collect()
     }
 
     pub(crate) async fn write(
