@@ -429,9 +429,15 @@ async fn the_catalog_answers_while_slow_requests_hold_the_whole_pool() {
             .bearer_auth(&user.access_token);
         async move { send(request).await }
     });
+    // Watched from a third connection: inside the locker's transaction,
+    // pg_stat_activity would show the snapshot of its first read.
+    let (watcher, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .expect("a watching connection");
+    tokio::spawn(connection);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let waiting: i64 = locker
+        let waiting: i64 = watcher
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
                  AND query ILIKE '%characters%' AND pid <> pg_backend_pid()",
