@@ -30,11 +30,9 @@ pub struct RequestContext {
 pub const USER_AGENT_MAX_BYTES: usize = 512;
 
 /// `text` cut to at most `max` bytes, at a character boundary.
-fn truncated(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
+pub(crate) fn truncated(text: &str, max: usize) -> &str {
+    // `str::floor_char_boundary` once the MSRV reaches 1.91.
+    let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }

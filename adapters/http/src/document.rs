@@ -91,8 +91,15 @@ pub(crate) fn error_statuses(
     statuses
 }
 
+/// The finished document, and what the request shell reads from it.
+pub(crate) struct Finished {
+    pub(crate) json: String,
+    pub(crate) errors: DocumentedErrors,
+    pub(crate) allowed: AllowedMethods,
+}
+
 /// The finished document, from poem-openapi's.
-pub(crate) fn finish(generated: &str) -> String {
+pub(crate) fn finish(generated: &str) -> Finished {
     let mut document: Value =
         serde_json::from_str(generated).expect("poem-openapi writes a JSON document");
     close_request_bodies(&mut document);
@@ -102,16 +109,19 @@ pub(crate) fn finish(generated: &str) -> String {
     for operation in operations(&mut document) {
         settle_operation(operation);
     }
-    serde_json::to_string(&document).expect("a JSON value serializes")
+    Finished {
+        json: serde_json::to_string(&document).expect("a JSON value serializes"),
+        errors: documented_errors(&mut document),
+        allowed: AllowedMethods::from_document(&document),
+    }
 }
 
 /// The error statuses each operation of a finished document lists, by
 /// operation id.
 pub(crate) type DocumentedErrors = HashMap<String, Vec<u16>>;
 
-pub(crate) fn documented_errors(finished: &str) -> DocumentedErrors {
-    let mut document: Value = serde_json::from_str(finished).expect("a finished document is JSON");
-    operations(&mut document)
+fn documented_errors(document: &mut Value) -> DocumentedErrors {
+    operations(document)
         .filter_map(|operation| {
             let id = operation.get("operationId")?.as_str()?.to_owned();
             let statuses = operation
@@ -132,8 +142,7 @@ pub(crate) fn documented_errors(finished: &str) -> DocumentedErrors {
 pub(crate) struct AllowedMethods(Vec<(Vec<String>, String)>);
 
 impl AllowedMethods {
-    pub(crate) fn from_document(finished: &str) -> Self {
-        let document: Value = serde_json::from_str(finished).expect("a finished document is JSON");
+    fn from_document(document: &Value) -> Self {
         let paths = document["paths"].as_object().into_iter().flatten();
         Self(
             paths
@@ -274,10 +283,15 @@ fn without_controls(allowed: &[char]) -> String {
 /// from the domain's own constants.
 fn state_rules(document: &mut Value) {
     let level = json!({"minimum": Level::MIN, "maximum": Level::MAX});
+    let email = json!({"format": "email"});
     let plain = json!({"pattern": without_controls(&[])});
     let lines = json!({"pattern": without_controls(&LINE_CONTROLS)});
     let schemas = schemas(document);
     for (name, property, rule) in [
+        ("CreateCharacterRequest", "level", &level),
+        ("UpdateCharacterRequest", "level", &level),
+        ("RegisterRequest", "email", &email),
+        ("LoginRequest", "email", &email),
         ("CreateAccountRequest", "name", &plain),
         ("UpdateAccountRequest", "name", &plain),
         ("CreateCharacterRequest", "name", &plain),
@@ -302,22 +316,6 @@ fn state_rules(document: &mut Value) {
     if let Some(schema) = schemas.get_mut("UpdateUserRequest") {
         merge(schema, &json!({"minProperties": 1}));
     }
-    for name in ["CreateCharacterRequest", "UpdateCharacterRequest"] {
-        if let Some(property) = schemas
-            .get_mut(name)
-            .and_then(|schema| schema["properties"].get_mut("level"))
-        {
-            merge(property, &level);
-        }
-    }
-    for name in ["RegisterRequest", "LoginRequest"] {
-        if let Some(property) = schemas
-            .get_mut(name)
-            .and_then(|schema| schema["properties"].get_mut("email"))
-        {
-            merge(property, &json!({"format": "email"}));
-        }
-    }
     let sort_keys: Vec<&str> = CharacterSort::keys().collect();
     for operation in operations(document) {
         let Some(parameters) = operation
@@ -336,11 +334,11 @@ fn state_rules(document: &mut Value) {
                     "default": PageRequest::DEFAULT_PER_PAGE,
                 }),
                 "search" if parameter["schema"].get("maxLength").is_none() => {
-                    json!({"maxLength": SearchText::MAX_CHARS, "pattern": without_controls(&[])})
+                    let mut rule = json!({"maxLength": SearchText::MAX_CHARS});
+                    merge(&mut rule, &plain);
+                    rule
                 }
-                "search" | "resourceType" | "resourceId" => {
-                    json!({"pattern": without_controls(&[])})
-                }
+                "search" | "resourceType" | "resourceId" => plain.clone(),
                 "sort" => json!({
                     "enum": sort_keys,
                     "x-enum-varnames": sort_keys.iter().map(|key| enum_varname(key)).collect::<Vec<_>>(),
@@ -493,7 +491,7 @@ mod tests {
     #[test]
     fn allowed_methods_follow_the_path_templates() {
         let allowed = AllowedMethods::from_document(
-            r#"{"paths": {"/a/{id}": {"get": {}, "patch": {}}, "/a": {"post": {}}}}"#,
+            &json!({"paths": {"/a/{id}": {"get": {}, "patch": {}}, "/a": {"post": {}}}}),
         );
         assert_eq!(allowed.for_path("/a/42"), Some("GET, PATCH"));
         assert_eq!(allowed.for_path("/a"), Some("POST"));

@@ -156,15 +156,17 @@ fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()>
 
 /// The OpenAPI document, as served at `/openapi.json`.
 pub fn openapi_document(deps: &HttpDeps, config: &HttpConfig) -> String {
-    document::finish(&api_service(deps, config).spec())
+    document::finish(&api_service(deps, config).spec()).json
 }
 
 /// The whole HTTP application, middleware included.
 pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + use<> {
     let service = api_service(&deps, config);
-    let spec = document::finish(&service.spec());
-    let documented = document::documented_errors(&spec);
-    let allowed = document::AllowedMethods::from_document(&spec);
+    let document::Finished {
+        json: spec,
+        errors: documented,
+        allowed,
+    } = document::finish(&service.spec());
     let docs = service.swagger_ui();
     let routes = Route::new()
         .nest("/", service)

@@ -187,12 +187,7 @@ impl<E> ShellEndpoint<E> {
 /// A path as a log line shows it: without the query string, which may hold
 /// secrets (the `Uri`'s path never has it), and cut to 256 bytes.
 fn loggable_path(path: &str) -> &str {
-    const MAX: usize = 256;
-    let mut end = path.len().min(MAX);
-    while !path.is_char_boundary(end) {
-        end -= 1;
-    }
-    &path[..end]
+    crate::context::truncated(path, 256)
 }
 
 fn header_str(req: &Request, name: HeaderName) -> Option<&str> {

@@ -183,13 +183,9 @@ impl Lanes {
         })
         .await;
         match outcome {
-            Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(error)) => {
-                if client.is_closed() {
-                    Self::retire(lane, &client);
-                }
-                Err(from_pg(error))
-            }
+            // A connection that closed is replaced on the lane's next turn
+            // (`Lane::live` skips it).
+            Ok(result) => result.map_err(from_pg),
             Err(_) => {
                 Self::retire(lane, &client);
                 Err(timed_out())

@@ -75,19 +75,6 @@ impl<E: Exec> Repos<E> {
         rows.iter().map(from_row).collect()
     }
 
-    /// Runs an insert, update or delete; returns how many rows it touched.
-    /// The first row of a lookup (see [`Exec::lookup`]): a read of one row
-    /// by key.
-    pub(crate) async fn lookup<T>(
-        &self,
-        query: &SelectStatement,
-        from_row: fn(&Row) -> Result<T, RepoError>,
-    ) -> Result<Option<T>, RepoError> {
-        let (sql, values) = query.build_postgres(PostgresQueryBuilder);
-        let rows = self.0.lookup(&sql, &values.as_params()).await?;
-        rows.first().map(from_row).transpose()
-    }
-
     /// Every row of a lookup (see [`Exec::lookup`]): a small bounded read.
     pub(crate) async fn lookup_all<T>(
         &self,
@@ -99,6 +86,16 @@ impl<E: Exec> Repos<E> {
         rows.iter().map(from_row).collect()
     }
 
+    /// The row of a lookup of one row by key, if there is one.
+    pub(crate) async fn lookup<T>(
+        &self,
+        query: &SelectStatement,
+        from_row: fn(&Row) -> Result<T, RepoError>,
+    ) -> Result<Option<T>, RepoError> {
+        Ok(self.lookup_all(query, from_row).await?.into_iter().next())
+    }
+
+    /// Runs an insert, update or delete; returns how many rows it touched.
     pub(crate) async fn write(
         &self,
         statement: &(impl PostgresBinder + Sync),
