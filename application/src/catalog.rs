@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::ports::{CatalogSource, SourceError, Storage};
+use domain::ports::{BundledSnapshot, SourceError, Storage};
 use domain::{
     CatalogItem, CharacterClass, GameServer, ItemId, ItemKind, RepoError, ValidationErrors,
 };
@@ -26,12 +26,12 @@ pub enum CatalogError {
 /// database, or memory storage at start). Returns whether it loaded one.
 pub async fn load_if_empty(
     storage: &dyn Storage,
-    source: &dyn CatalogSource,
+    source: &dyn BundledSnapshot,
 ) -> Result<bool, CatalogError> {
     if storage.catalog().version().await?.is_some() {
         return Ok(false);
     }
-    let snapshot = source.fetch().await?;
+    let snapshot = source.snapshot()?;
     snapshot.validate().map_err(SourceError::Invalid)?;
     let tx = storage.begin().await?;
     // Checked again inside the unit: another instance may have loaded it.

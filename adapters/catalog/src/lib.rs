@@ -2,8 +2,7 @@
 //! server (`data/snapshot.json`), loaded into storage when it holds none.
 //! A DofusDB-compatible HTTP source for `catalog.sync` belongs here too.
 
-use async_trait::async_trait;
-use domain::ports::{CatalogSource, SourceError};
+use domain::ports::{BundledSnapshot, SourceError};
 use domain::{
     CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, ServerId,
 };
@@ -15,9 +14,8 @@ const BUNDLED: &str = include_str!("../data/snapshot.json");
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BundledCatalog;
 
-#[async_trait]
-impl CatalogSource for BundledCatalog {
-    async fn fetch(&self) -> Result<CatalogSnapshot, SourceError> {
+impl BundledSnapshot for BundledCatalog {
+    fn snapshot(&self) -> Result<CatalogSnapshot, SourceError> {
         parse(BUNDLED)
     }
 }
@@ -96,11 +94,10 @@ pub fn parse(json: &str) -> Result<CatalogSnapshot, SourceError> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn the_bundled_snapshot_holds_the_19_classes_and_at_least_40_items_of_each_kind() {
+    #[test]
+    fn the_bundled_snapshot_holds_the_19_classes_and_at_least_40_items_of_each_kind() {
         let snapshot = BundledCatalog
-            .fetch()
-            .await
+            .snapshot()
             .expect("the bundled snapshot is valid");
 
         assert_eq!(snapshot.classes.len(), 19);

@@ -11,7 +11,9 @@ mod storage;
 pub use clock::{Clock, Random};
 pub use crypto::{HashError, PasswordHasher, TokenError, TokenSigner, Verification};
 pub use roster::{AccountRepository, CharacterRepository, ProgressionRepository, TeamRepository};
-pub use source::{CatalogSource, SourceError};
+pub use source::{
+    BundledSnapshot, CatalogSource, SourceEntry, SourceError, SourcePage, SourceResource,
+};
 pub use storage::{
     ApiKeyRepository, AuditRepository, CatalogRepository, Repositories, RepositorySet,
     SessionRepository, Storage, Transaction, UserRepository,
