@@ -13,6 +13,7 @@ pub mod characters;
 mod context;
 mod cursor;
 pub mod health;
+pub mod jobs;
 pub mod progressions;
 mod query_text;
 pub mod roster;

@@ -78,6 +78,16 @@ id_type!(
     /// A group of a user's characters that play together.
     TeamId
 );
+id_type!(
+    /// A background job.
+    JobId
+);
+id_type!(
+    /// One claim of a job by a worker: the fencing token every write of
+    /// that attempt carries, so a worker whose lease ran out cannot touch
+    /// the job another worker now holds.
+    LeaseId
+);
 
 /// The last id stamp handed out: milliseconds << 12 | a sub-millisecond
 /// counter (RFC 9562, method 1).

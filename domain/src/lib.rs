@@ -10,6 +10,7 @@ pub mod audit;
 pub mod catalog;
 pub mod error;
 pub mod ids;
+pub mod job;
 pub mod ports;
 pub mod query;
 pub mod roster;
@@ -23,7 +24,10 @@ pub use catalog::{
     CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, ServerId,
 };
 pub use error::{FieldError, RepoError, UniqueRule, ValidationErrors};
-pub use ids::{AccountId, ApiKeyId, AuditId, CharacterId, FamilyId, SessionId, TeamId, UserId};
+pub use ids::{
+    AccountId, ApiKeyId, AuditId, CharacterId, FamilyId, JobId, LeaseId, SessionId, TeamId, UserId,
+};
+pub use job::{Claim, Enqueued, Job, JobFilter, JobProgress, JobStatus, JobStep, Lease, NewJob};
 pub use query::SearchText;
 pub use roster::{
     AccountView, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterSort,

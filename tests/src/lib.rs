@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod conformance;
+pub mod jobs_conformance;
 pub mod pg;
 pub mod roster;
 pub mod roster_seed;

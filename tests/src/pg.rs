@@ -145,6 +145,22 @@ impl PgTestStorage {
     }
 }
 
+impl PgTestStorage {
+    /// A fresh job queue: a storage on a new schema and its `LISTEN` bell.
+    pub async fn fresh_queue() -> Option<crate::jobs_conformance::FreshQueue> {
+        let database = TestDatabase::create().await?;
+        let storage = database.storage().await;
+        let signal = storage.job_signal();
+        Some(crate::jobs_conformance::FreshQueue {
+            storage: Arc::new(Self {
+                storage,
+                _database: database,
+            }),
+            signal,
+        })
+    }
+}
+
 impl Repositories for PgTestStorage {
     fn repositories(&self) -> &dyn RepositorySet {
         self.storage.repositories()

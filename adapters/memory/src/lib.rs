@@ -16,6 +16,7 @@ mod api_keys;
 mod audit;
 mod catalog;
 mod characters;
+mod jobs;
 mod progressions;
 mod roster;
 mod sessions;
@@ -39,13 +40,22 @@ use transaction::{Direct, Repos};
 #[derive(Clone)]
 pub struct MemoryStorage {
     repos: Arc<Repos<Direct>>,
+    signal: Arc<tokio::sync::Notify>,
 }
 
 impl MemoryStorage {
     pub fn new() -> Self {
+        let state = State::default();
+        let signal = Arc::clone(&state.jobs.signal);
         Self {
-            repos: Arc::new(Repos(Direct(Arc::new(RwLock::new(State::default()))))),
+            repos: Arc::new(Repos(Direct(Arc::new(RwLock::new(state))))),
+            signal,
         }
+    }
+
+    /// The bell the job queue rings on enqueue, for this storage's workers.
+    pub fn job_signal(&self) -> Arc<dyn domain::ports::JobSignal> {
+        Arc::new(jobs::MemorySignal(Arc::clone(&self.signal)))
     }
 }
 

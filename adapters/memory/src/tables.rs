@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use domain::{
     AccountId, ApiKey, ApiKeyId, AuditEntry, AuditId, CatalogSnapshot, Character, CharacterId,
-    GameAccount, ItemId, Progression, Session, SessionId, Team, TeamId, TokenHash, User, UserId,
+    GameAccount, ItemId, Job, JobId, Progression, Session, SessionId, Team, TeamId, TokenHash,
+    User, UserId,
 };
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
 type Undo = Box<dyn FnOnce(&mut State) + Send + Sync>;
 
@@ -57,6 +59,14 @@ pub(crate) struct State {
     pub(crate) api_keys: ApiKeyTable,
     pub(crate) catalog: CatalogTable,
     pub(crate) roster: RosterTables,
+    pub(crate) jobs: JobTable,
+}
+
+/// Jobs by id (UUIDv7: creation order), and the bell idle workers wait on.
+#[derive(Default)]
+pub(crate) struct JobTable {
+    pub(crate) jobs: BTreeMap<JobId, Job>,
+    pub(crate) signal: Arc<Notify>,
 }
 
 /// An account and whether it was soft-deleted (the domain's account has no

@@ -19,6 +19,7 @@ mod catalog_names;
 mod characters;
 mod error;
 mod exec;
+mod jobs;
 mod migrate;
 mod progressions;
 mod roster;
@@ -110,6 +111,7 @@ impl<E: Exec> Repos<E> {
 pub struct PgStorage {
     pool: Pool,
     repos: std::sync::Arc<Repos<PoolExec>>,
+    config: tokio_postgres::Config,
 }
 
 impl fmt::Debug for PgStorage {
@@ -158,16 +160,24 @@ impl PgStorage {
             .map_err(|e| ConnectError::Pool(e.to_string()))?;
         Ok(Self {
             repos: std::sync::Arc::new(Repos(
-                PoolExec::new(pool.clone(), pg_config),
+                PoolExec::new(pool.clone(), pg_config.clone()),
                 std::sync::Arc::new(CatalogNames::default()),
             )),
             pool,
+            config: pg_config,
         })
     }
 
     /// The migrations of this build, against this database.
     pub fn migrator(&self) -> Migrator {
         Migrator::new(self.pool.clone())
+    }
+
+    /// The job queue's bell: a connection of its own that `LISTEN`s for
+    /// enqueues (made in the background; remade after a loss). Not counted
+    /// in the pool. Needs a Tokio runtime.
+    pub fn job_signal(&self) -> std::sync::Arc<dyn domain::ports::JobSignal> {
+        std::sync::Arc::new(jobs::PgSignal::start(self.config.clone()))
     }
 
     /// Connections in use and the pool's size, for metrics.

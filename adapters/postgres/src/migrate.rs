@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_roster.sql",
         sql: include_str!("../../../migrations/0003_roster.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_jobs.sql",
+        sql: include_str!("../../../migrations/0004_jobs.sql"),
+    },
 ];
 
 /// Any number that is ours alone: the key of the advisory lock.

@@ -4,12 +4,14 @@
 
 mod clock;
 mod crypto;
+mod jobs;
 mod roster;
 mod source;
 mod storage;
 
 pub use clock::{Clock, Random};
 pub use crypto::{HashError, PasswordHasher, TokenError, TokenSigner, Verification};
+pub use jobs::{JobRepository, JobSignal};
 pub use roster::{AccountRepository, CharacterRepository, ProgressionRepository, TeamRepository};
 pub use source::{
     BundledSnapshot, CatalogSource, SourceEntry, SourceError, SourcePage, SourceResource,

@@ -8,6 +8,7 @@ use crate::catalog::{
 };
 use crate::error::RepoError;
 use crate::ids::{ApiKeyId, AuditId, FamilyId, SessionId, UserId};
+use crate::ports::jobs::JobRepository;
 use crate::ports::roster::{
     AccountRepository, CharacterRepository, ProgressionRepository, TeamRepository,
 };
@@ -52,6 +53,9 @@ pub trait Repositories: Send + Sync {
     fn progressions(&self) -> &dyn ProgressionRepository {
         self.repositories()
     }
+    fn jobs(&self) -> &dyn JobRepository {
+        self.repositories()
+    }
 }
 
 /// One object that is every repository: what a backend implements over
@@ -66,6 +70,7 @@ pub trait RepositorySet:
     + CharacterRepository
     + TeamRepository
     + ProgressionRepository
+    + JobRepository
 {
 }
 
@@ -79,6 +84,7 @@ impl<T> RepositorySet for T where
         + CharacterRepository
         + TeamRepository
         + ProgressionRepository
+        + JobRepository
 {
 }
 
