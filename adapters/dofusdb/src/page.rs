@@ -57,7 +57,8 @@ pub(crate) fn parse_page(
     }
     let end = skip
         .checked_add(returned)
-        .filter(|end| *end <= total)
+        // A page past the end is empty: it goes past nothing.
+        .filter(|end| returned == 0 || *end <= total)
         .ok_or_else(|| format!("{returned} rows from skip {skip} go past the total {total}"))?;
 
     let mut entries = Vec::with_capacity(rows.len());
@@ -361,6 +362,14 @@ mod tests {
             (past_end.entries.len(), past_end.total, past_end.next),
             (0, 100, None)
         );
+
+        let far_past_end = parse(
+            QUESTS,
+            150,
+            json!({"total": 100, "limit": 20, "skip": 150, "data": []}),
+        )
+        .unwrap();
+        assert_eq!((far_past_end.total, far_past_end.next), (100, None));
 
         let empty_early = parse(
             QUESTS,
