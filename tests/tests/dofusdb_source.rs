@@ -546,8 +546,8 @@ async fn the_fake_counts_with_limit_zero_and_caps_the_limit() {
         (page["limit"].clone(), page["data"].as_array().map(Vec::len)),
         (json!(20), Some(10))
     );
-    assert_eq!(page["data"][0]["_id"].is_string(), true);
-    assert_eq!(page["data"][0]["name"]["id"].is_string(), true);
+    assert!(page["data"][0]["_id"].is_string());
+    assert!(page["data"][0]["name"]["id"].is_string());
 
     let missing = client
         .get(format!("{}/monsters", fake.url()))
