@@ -1,10 +1,11 @@
 //! Shared support for Roster's black-box tests: starting the real server on
-//! a free port, and the storage conformance suites that every adapter must
-//! pass.
+//! a free port, the storage conformance suites that every adapter must
+//! pass, and a fake DofusDB service for the catalog source.
 
 pub mod app;
 pub mod conformance;
 pub mod jobs_conformance;
+pub mod dofusdb;
 pub mod pg;
 pub mod roster;
 pub mod roster_seed;
