@@ -368,6 +368,9 @@ pub enum JobsError {
     /// Retrying a job that is not dead (409).
     #[error("job {id} is {status}; only a dead job can be retried")]
     NotDead { id: JobId, status: JobStatus },
+    /// A catalog sync asked of a server with no source configured (404).
+    #[error("no catalog source is configured (ROSTER_CATALOG_SOURCE)")]
+    NoCatalogSource,
     #[error("invalid input: {0}")]
     Validation(ValidationErrors),
     #[error(transparent)]
@@ -385,6 +388,9 @@ pub struct JobPage {
 pub struct JobsService {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    /// Whether a catalog source is configured (and `catalog.sync` runs).
+    catalog_source: bool,
 }
 
 impl std::fmt::Debug for JobsService {
@@ -401,8 +407,38 @@ fn require_admin(caller: &Principal) -> Result<(), JobsError> {
 }
 
 impl JobsService {
-    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>) -> Self {
-        Self { storage, clock }
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        catalog_source: bool,
+    ) -> Self {
+        Self {
+            storage,
+            clock,
+            random,
+            catalog_source,
+        }
+    }
+
+    /// Queues a catalog sync, or answers the one queued or running.
+    pub async fn sync_catalog(&self, caller: &Principal) -> Result<Job, JobsError> {
+        require_admin(caller)?;
+        if !self.catalog_source {
+            return Err(JobsError::NoCatalogSource);
+        }
+        let enqueued = enqueue(
+            self.storage.as_ref(),
+            &crate::catalog_sync::CATALOG_SYNC,
+            &serde_json::json!({}),
+            self.clock.as_ref(),
+            self.random.as_ref(),
+        )
+        .await?;
+        if let Enqueued::Created(job) = &enqueued {
+            tracing::info!(job.id = %job.id, admin.id = %caller.user_id, "catalog sync queued");
+        }
+        Ok(enqueued.into_job())
     }
 
     /// Jobs matching `filter`, newest first, after `cursor`.

@@ -228,14 +228,23 @@ pub static SETTINGS: &[Setting] = &[
             "ana@example.com,bo@example.com",
         )
         .about("these users get the admin role when they register"),
-    Setting::new("ROSTER_CATALOG_SOURCE", Means("the bundled snapshot only"))
-        .expects("the base URL of a DofusDB-compatible API", "https://api.dofusdb.fr")
-        .about("where `catalog.sync` reads the catalog")
-        .inert(),
+    Setting::new("ROSTER_CATALOG_SOURCE", Means("the bundled snapshot only; no sync"))
+        .expects("the http:// or https:// base URL of a DofusDB-compatible API", "https://api.dofusdb.fr")
+        .about("where `catalog.sync` reads the catalog"),
+    Setting::new("ROSTER_CATALOG_LANG", Value(|| "en".to_owned()))
+        .expects("one of en, fr, de, es, pt", "fr")
+        .about("language of the catalog's names from the source (missing ones fall back to en, then fr)"),
+    Setting::new("ROSTER_CATALOG_RPS", Value(|| "5".to_owned()))
+        .unit("requests per second")
+        .expects("a number of requests per second, 1 to 100", "5")
+        .about("how fast a sync may call the catalog source"),
     Setting::new("ROSTER_WORKER", Value(|| "embedded".to_owned()))
         .expects("embedded or off", "off")
-        .about("embedded: `serve` also drains the job queue; off: it does not")
-        .inert(),
+        .about("embedded: `serve` also runs background jobs; off: only `roster worker` does"),
+    Setting::new("ROSTER_WORKER_CONCURRENCY", Value(|| "4".to_owned()))
+        .unit("jobs")
+        .expects("a number of jobs, 1 to 256", "4")
+        .about("jobs one worker (`roster worker`, or the one in `serve`) runs at once"),
     Setting::new("ROSTER_LOG", Value(|| "info".to_owned()))
         .expects(
             "a log filter: error|warn|info|debug|trace or target=level,…",
@@ -312,6 +321,13 @@ pub struct Config {
     pub admin_emails: HashSet<String>,
     /// A filter [`EnvFilter::try_new`] accepts, checked to be one.
     pub log: String,
+    /// The DofusDB-compatible source, its language and rate; `None`: no sync.
+    pub catalog_source: Option<String>,
+    pub catalog_lang: adapter_dofusdb::Language,
+    pub catalog_rps: u32,
+    /// `serve` also runs a worker.
+    pub worker_embedded: bool,
+    pub worker_concurrency: usize,
 }
 
 impl fmt::Debug for Config {
@@ -342,6 +358,14 @@ impl fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("admin_emails", &self.admin_emails.len())
             .field("log", &self.log)
+            .field(
+                "catalog_source",
+                &self.catalog_source.as_deref().map(redact_url),
+            )
+            .field("catalog_lang", &self.catalog_lang)
+            .field("catalog_rps", &self.catalog_rps)
+            .field("worker_embedded", &self.worker_embedded)
+            .field("worker_concurrency", &self.worker_concurrency)
             .finish()
     }
 }
@@ -467,7 +491,6 @@ impl Config {
         for (name, check) in [
             ("ROSTER_RATE_LIMIT_AUTH", rate as fn(&str) -> bool),
             ("ROSTER_RATE_LIMIT_API", rate),
-            ("ROSTER_WORKER", |v: &str| v == "embedded" || v == "off"),
         ] {
             if let Some(value) = vars.get(name)
                 && !check(value)
@@ -475,6 +498,28 @@ impl Config {
                 return Err(Vars::setting(name).invalid(value));
             }
         }
+        let worker_embedded = match vars.value("ROSTER_WORKER").as_deref() {
+            Some("off") => false,
+            Some("embedded") | None => true,
+            Some(other) => return Err(Vars::setting("ROSTER_WORKER").invalid(other)),
+        };
+        let worker_concurrency: usize =
+            vars.parse("ROSTER_WORKER_CONCURRENCY", |&n| (1..=256).contains(&n))?;
+        let catalog_source = match vars.get("ROSTER_CATALOG_SOURCE") {
+            Some(url) => {
+                let checked = adapter_dofusdb::DofusDbConfig::new(url);
+                adapter_dofusdb::DofusDbSource::new(checked)
+                    .map_err(|e| Vars::setting("ROSTER_CATALOG_SOURCE").invalid_because(url, e))?;
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            None => None,
+        };
+        let catalog_lang = {
+            let raw = vars.value("ROSTER_CATALOG_LANG").unwrap_or_default();
+            raw.parse()
+                .map_err(|_| Vars::setting("ROSTER_CATALOG_LANG").invalid(&raw))?
+        };
+        let catalog_rps: u32 = vars.parse("ROSTER_CATALOG_RPS", |&n| (1..=100).contains(&n))?;
         let log = vars.value("ROSTER_LOG").unwrap_or_default();
         check_log_filter(&log)
             .map_err(|reason| Vars::setting("ROSTER_LOG").invalid_because(&log, reason))?;
@@ -495,6 +540,11 @@ impl Config {
             cors_origins,
             admin_emails,
             log,
+            catalog_source,
+            catalog_lang,
+            catalog_rps,
+            worker_embedded,
+            worker_concurrency,
         };
         Ok(config)
     }

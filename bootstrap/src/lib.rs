@@ -14,14 +14,17 @@ use adapter_memory::MemoryStorage;
 use adapter_paseto::PasetoSigner;
 use adapter_postgres::PgStorage;
 use adapter_system::OsRandom;
+use adapter_worker::{Worker, WorkerConfig};
 use application::admin::AdminService;
 use application::api_keys::ApiKeyService;
 use application::audit::AuditLog;
 use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
 use application::catalog::CatalogService;
 use application::health::Health;
+use application::jobs::{JobRegistry, JobsService};
+use application::maintenance;
 use application::roster::Roster;
-use domain::ports::{Clock, Random, Storage};
+use domain::ports::{Clock, JobSignal, Random, Storage};
 use domain::session::SessionLifetimes;
 use hkdf::Hkdf;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -36,6 +39,10 @@ const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(30);
 /// How often expired grace copies of refresh tokens are erased.
 const PURGE_EVERY: StdDuration = StdDuration::from_secs(30);
 
+/// How often the embedded worker of memory mode runs each periodic task
+/// (with PostgreSQL, a platform scheduler calls `roster cron`).
+const MAINTENANCE_EVERY: StdDuration = StdDuration::from_secs(3600);
+
 /// The assembled service, before it listens.
 #[allow(missing_debug_implementations)]
 pub struct App {
@@ -46,6 +53,20 @@ pub struct App {
     pub embedded: bool,
     /// Whether the signing key is made up at start.
     pub ephemeral_key: bool,
+    /// Whether `serve` runs a worker too (`ROSTER_WORKER=embedded`).
+    pub embedded_worker: bool,
+    jobs: JobsWiring,
+}
+
+/// What a worker of this app is made of; its bell is made when it starts.
+#[derive(Clone)]
+struct JobsWiring {
+    backend: Backend,
+    storage: Arc<dyn Storage>,
+    registry: Arc<JobRegistry>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    config: WorkerConfig,
 }
 
 impl App {
@@ -58,7 +79,11 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let random: Arc<dyn Random> = Arc::new(OsRandom);
-        let StorageChoice { storage, embedded } = storage;
+        let StorageChoice {
+            storage,
+            embedded,
+            backend,
+        } = storage;
 
         let issuer = config.public_url.clone();
         let audience = format!("{}/api/v1", config.public_url);
@@ -108,8 +133,37 @@ impl App {
             random: Arc::clone(&random),
         };
         let auth = Arc::new(AuthService::new(ports, sealer, policy));
+        let registry = Arc::new(job_registry(config, &storage, &clock));
+        let schedule = if embedded {
+            vec![
+                (maintenance::SESSIONS_PURGE, MAINTENANCE_EVERY),
+                (maintenance::JOBS_PRUNE, MAINTENANCE_EVERY),
+            ]
+        } else {
+            Vec::new()
+        };
+        let jobs = JobsWiring {
+            backend,
+            storage: Arc::clone(&storage),
+            registry,
+            clock: Arc::clone(&clock),
+            random: Arc::clone(&random),
+            config: WorkerConfig {
+                concurrency: config.worker_concurrency,
+                schedule,
+                ..WorkerConfig::default()
+            },
+        };
         Ok(Self {
-            http: services(Arc::clone(&auth), storage, clock, random),
+            http: services(
+                Arc::clone(&auth),
+                storage,
+                clock,
+                random,
+                config.catalog_source.is_some(),
+            ),
+            embedded_worker: config.worker_embedded,
+            jobs,
             http_config: HttpConfig {
                 public_url: config.public_url.clone(),
                 body_limit: config.body_limit,
@@ -129,17 +183,54 @@ impl App {
         adapter_http::app(self.http.clone(), &self.http_config)
     }
 
+    /// A worker over this app's storage, running every registered kind;
+    /// its bell (for PostgreSQL, a `LISTEN` connection) is made now.
+    pub fn worker(&self) -> Worker {
+        let jobs = &self.jobs;
+        Worker {
+            storage: Arc::clone(&jobs.storage),
+            signal: jobs.backend.job_signal(),
+            registry: Arc::clone(&jobs.registry),
+            clock: Arc::clone(&jobs.clock),
+            random: Arc::clone(&jobs.random),
+            config: jobs.config.clone(),
+        }
+    }
+
+    /// The job kinds this app runs, by name.
+    pub fn job_registry(&self) -> Arc<JobRegistry> {
+        Arc::clone(&self.jobs.registry)
+    }
+
     /// Serves on `acceptor` until `shutdown` completes, then lets in-flight
-    /// requests finish (up to 30 s).
+    /// requests finish (up to 30 s). With the embedded worker, jobs run
+    /// beside it and stop with it (running ones finish within the worker's
+    /// grace period, the rest go back to the queue).
     pub async fn serve<A: Acceptor + 'static>(
         self,
         acceptor: A,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let purge = tokio::spawn(purge_grace_copies(Arc::clone(&self.auth)));
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let worker = self.embedded_worker.then(|| {
+            let mut stopping = stopping.clone();
+            tokio::spawn(self.worker().run(async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }))
+        });
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
         let result = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
             .await;
+        if let Some(worker) = worker {
+            // The server may also have stopped on an error: stop the worker.
+            drop(stopping);
+            let _ = worker.await;
+        }
         purge.abort();
         result
     }
@@ -153,6 +244,7 @@ pub fn services(
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    catalog_source: bool,
 ) -> HttpDeps {
     HttpDeps {
         auth,
@@ -171,6 +263,12 @@ pub fn services(
             Arc::clone(&clock),
             Arc::clone(&random),
         )),
+        jobs: Arc::new(JobsService::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+            catalog_source,
+        )),
         audit: Arc::new(AuditLog::new(Arc::clone(&storage))),
         catalog: Arc::new(CatalogService::new(Arc::clone(&storage))),
         health: Arc::new(Health::new(storage)),
@@ -184,15 +282,68 @@ pub fn services(
 pub struct StorageChoice {
     pub storage: Arc<dyn Storage>,
     pub embedded: bool,
+    backend: Backend,
+}
+
+/// The concrete backend, for what only it can make (the job queue's bell).
+#[derive(Clone)]
+enum Backend {
+    Memory(MemoryStorage),
+    Postgres(PgStorage),
+}
+
+impl Backend {
+    fn job_signal(&self) -> Arc<dyn JobSignal> {
+        match self {
+            Backend::Memory(memory) => memory.job_signal(),
+            Backend::Postgres(postgres) => postgres.job_signal(),
+        }
+    }
+}
+
+/// Every job kind this build runs: the one place handlers are registered.
+fn job_registry(
+    config: &Config,
+    storage: &Arc<dyn Storage>,
+    clock: &Arc<dyn Clock>,
+) -> JobRegistry {
+    let _ = config.catalog_source;
+    JobRegistry::default()
+        .with(Arc::new(maintenance::SessionsPurge {
+            storage: Arc::clone(storage),
+            clock: Arc::clone(clock),
+            reuse_grace: config.refresh_reuse_grace,
+        }))
+        .with(Arc::new(maintenance::JobsPrune {
+            storage: Arc::clone(storage),
+            clock: Arc::clone(clock),
+        }))
 }
 
 impl StorageChoice {
     /// In-process memory: lost when the process exits.
     pub fn memory() -> Self {
+        let memory = MemoryStorage::new();
         Self {
-            storage: Arc::new(MemoryStorage::new()),
+            storage: Arc::new(memory.clone()),
             embedded: true,
+            backend: Backend::Memory(memory),
         }
+    }
+
+    pub fn postgres(postgres: PgStorage) -> Self {
+        Self {
+            storage: Arc::new(postgres.clone()),
+            embedded: false,
+            backend: Backend::Postgres(postgres),
+        }
+    }
+
+    /// The job queue's bell for this backend: in-process for memory, a
+    /// `LISTEN` connection for PostgreSQL (made on first use, in the
+    /// background).
+    pub fn job_signal(&self) -> Arc<dyn JobSignal> {
+        self.backend.job_signal()
     }
 }
 
@@ -205,10 +356,7 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<StorageChoice> {
         Some(url) => {
             let postgres = connect_postgres(config, url.expose_secret())?;
             postgres.migrator().prepare(config.auto_migrate).await?;
-            StorageChoice {
-                storage: Arc::new(postgres),
-                embedded: false,
-            }
+            StorageChoice::postgres(postgres)
         }
     };
     // A new store starts with the catalog that ships with the server.

@@ -110,10 +110,7 @@ async fn run() {
         server.stop().await.expect("stop");
         return;
     };
-    let postgres = StorageChoice {
-        storage: Arc::new(database.storage().await),
-        embedded: false,
-    };
+    let postgres = StorageChoice::postgres(database.storage().await);
     let (pg_server, pg_access) = server_with_user(postgres, &client).await;
     let (mut memory_rates, mut postgres_rates) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {

@@ -4,8 +4,8 @@
 
 pub mod app;
 pub mod conformance;
-pub mod jobs_conformance;
 pub mod dofusdb;
+pub mod jobs_conformance;
 pub mod pg;
 pub mod roster;
 pub mod roster_seed;

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::security::BearerAuth;
 
 #[derive(Tags)]
-enum AdminTag {
+pub(crate) enum AdminTag {
     /// Administrators only (role `admin`, else 403).
     Admin,
 }

@@ -60,6 +60,9 @@ const EXTRA_ERRORS: &[(&str, &[u16])] = &[
     ("progressions.set", &[404]),
     ("api_keys.revoke", &[404]),
     ("admin.users.update", &[404, 409]),
+    ("admin.catalog.sync", &[404]),
+    ("admin.jobs.get", &[404]),
+    ("admin.jobs.retry", &[404, 409]),
 ];
 
 /// The error statuses `operation` can answer, given its shape: `400` when

@@ -21,6 +21,7 @@ mod document;
 mod envelope;
 mod error;
 mod fields;
+mod jobs_api;
 mod payload;
 mod poem_errors;
 mod progressions_api;
@@ -37,6 +38,7 @@ use application::audit::AuditLog;
 use application::auth::AuthService;
 use application::catalog::CatalogService;
 use application::health::Health;
+use application::jobs::JobsService;
 use application::roster::Roster;
 use domain::ports::{Clock, Random};
 use poem::endpoint::make_sync;
@@ -55,6 +57,7 @@ use crate::auth_api::AuthApi;
 use crate::catalog_api::CatalogApi;
 use crate::characters_api::CharactersApi;
 use crate::error::render;
+use crate::jobs_api::JobsApi;
 use crate::progressions_api::ProgressionsApi;
 use crate::shell::Shell;
 use crate::system_api::SystemApi;
@@ -71,6 +74,7 @@ pub struct HttpDeps {
     pub api_keys: Arc<ApiKeyService>,
     pub roster: Arc<Roster>,
     pub admin: Arc<AdminService>,
+    pub jobs: Arc<JobsService>,
     pub audit: Arc<AuditLog>,
     pub catalog: Arc<CatalogService>,
     pub health: Arc<Health>,
@@ -104,6 +108,7 @@ type Apis = (
     ApiKeysApi,
     AuditApi,
     AdminApi,
+    JobsApi,
     CatalogApi,
     SystemApi,
 );
@@ -138,6 +143,9 @@ fn api_service(deps: &HttpDeps, config: &HttpConfig) -> OpenApiService<Apis, ()>
         },
         AdminApi {
             admin: Arc::clone(&deps.admin),
+        },
+        JobsApi {
+            jobs: Arc::clone(&deps.jobs),
         },
         CatalogApi {
             catalog: Arc::clone(&deps.catalog),

@@ -59,6 +59,12 @@ fn deps() -> HttpDeps {
             Arc::clone(&clock),
             Arc::clone(&random),
         )),
+        jobs: Arc::new(application::jobs::JobsService::new(
+            Arc::clone(&storage),
+            Arc::clone(&clock),
+            Arc::clone(&random),
+            false,
+        )),
         audit: Arc::new(AuditLog::new(Arc::clone(&storage))),
         catalog: Arc::new(CatalogService::new(Arc::clone(&storage))),
         health: Arc::new(Health::new(storage)),

@@ -241,4 +241,38 @@ impl<A: Access> SessionRepository for Repos<A> {
             .with_state(|s, undo| s.purge_sealed_tokens(created_before, undo))
             .await)
     }
+
+    async fn delete_expired(&self, expired_before: OffsetDateTime) -> Result<u64, RepoError> {
+        Ok(self
+            .0
+            .with_state(|s, undo| {
+                let doomed: Vec<Session> = s
+                    .sessions
+                    .values()
+                    .filter(|session| session.expires_at < expired_before)
+                    .cloned()
+                    .collect();
+                for session in &doomed {
+                    s.sessions.remove(&session.id);
+                    s.session_by_hash.remove(&session.refresh_token_hash);
+                    if let Some(ids) = s.sessions_by_user.get_mut(&session.user_id) {
+                        ids.remove(&session.id);
+                    }
+                }
+                let count = doomed.len() as u64;
+                undo.push(move |s| {
+                    for session in doomed {
+                        s.session_by_hash
+                            .insert(session.refresh_token_hash, session.id);
+                        s.sessions_by_user
+                            .entry(session.user_id)
+                            .or_default()
+                            .insert(session.id);
+                        s.sessions.insert(session.id, session);
+                    }
+                });
+                count
+            })
+            .await)
+    }
 }

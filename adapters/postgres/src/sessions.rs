@@ -228,4 +228,12 @@ impl<E: Exec> SessionRepository for Repos<E> {
             .to_owned();
         self.write(&update).await
     }
+
+    async fn delete_expired(&self, expired_before: OffsetDateTime) -> Result<u64, RepoError> {
+        let delete = Query::delete()
+            .from_table(Sessions::Table)
+            .and_where(Expr::col(Sessions::ExpiresAt).lt(expired_before))
+            .to_owned();
+        self.write(&delete).await
+    }
 }

@@ -248,6 +248,11 @@ pub trait SessionRepository: Send + Sync {
     /// Erases the sealed refresh-token copies of sessions created before
     /// `created_before`. Returns how many it erased.
     async fn purge_sealed_tokens(&self, created_before: OffsetDateTime) -> Result<u64, RepoError>;
+
+    /// Deletes every session, of any owner and in any state, whose absolute
+    /// expiry is before `expired_before`: its refresh token can never work
+    /// again. Returns how many it deleted.
+    async fn delete_expired(&self, expired_before: OffsetDateTime) -> Result<u64, RepoError>;
 }
 
 /// The audit trail: append-only.

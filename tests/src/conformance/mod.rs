@@ -111,6 +111,7 @@ macro_rules! storage_conformance {
                 touching_a_session_used_within_the_interval_changes_nothing,
                 touching_an_unknown_session_changes_nothing,
                 purging_sealed_tokens_erases_only_those_of_sessions_created_before_the_cutoff,
+                deleting_expired_sessions_removes_only_those_expired_before_the_cutoff,
             ]);
 
             $crate::storage_conformance!(@group $fresh, transactions [

@@ -747,3 +747,55 @@ pub async fn purging_sealed_tokens_erases_only_those_of_sessions_created_before_
         );
     }
 }
+
+pub async fn deleting_expired_sessions_removes_only_those_expired_before_the_cutoff(
+    storage: FreshStorage,
+) {
+    // Arrange: expiry is what counts, whoever owns the session and whatever
+    // its state.
+    let owner = stored_user(&storage).await;
+    let someone_else = stored_user(&storage).await;
+    let expired = a_session_of(owner.id).expires_at(at(50)).build();
+    let expired_revoked = a_session_of(owner.id)
+        .expires_at(at(60))
+        .revoked(at(10), RevokeReason::Logout, None)
+        .build();
+    let expired_theirs = a_session_of(someone_else.id).expires_at(at(99)).build();
+    let at_cutoff = a_session_of(owner.id).expires_at(at(100)).build();
+    let live = a_session_of(owner.id).expires_at(at(500)).build();
+    store_sessions(
+        &storage,
+        &[
+            &expired,
+            &expired_revoked,
+            &expired_theirs,
+            &at_cutoff,
+            &live,
+        ],
+    )
+    .await;
+
+    // Act
+    let deleted = storage.sessions().delete_expired(at(100)).await.unwrap();
+
+    // Assert: gone by id and by token hash; the others untouched.
+    assert_eq!(deleted, 3);
+    for gone in [&expired, &expired_revoked, &expired_theirs] {
+        assert_eq!(storage.sessions().find(gone.id).await.unwrap(), None);
+        assert_eq!(
+            storage
+                .sessions()
+                .find_by_token_hash(&gone.refresh_token_hash)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    for kept in [&at_cutoff, &live] {
+        assert_eq!(
+            storage.sessions().find(kept.id).await.unwrap().as_ref(),
+            Some(kept)
+        );
+    }
+    assert_eq!(storage.sessions().delete_expired(at(100)).await.unwrap(), 0);
+}
