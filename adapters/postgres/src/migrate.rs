@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_roster.sql",
         sql: include_str!("../../../migrations/0003_roster.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_catalog_sources.sql",
+        sql: include_str!("../../../migrations/0005_catalog_sources.sql"),
+    },
 ];
 
 /// Any number that is ours alone: the key of the advisory lock.
