@@ -10,7 +10,7 @@ use adapter_system::{ManualClock, OsRandom};
 use application::catalog::{CatalogError, SyncOutcome, apply_source};
 use application::characters::{CharacterPatch, Precondition};
 use application::roster::RosterError;
-use domain::ports::{SourceEntry, SourceError, SourceResource, Storage};
+use domain::ports::{Repositories, SourceEntry, SourceError, SourceResource, Storage};
 use domain::{
     AuditFilter, CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId,
     ItemKind, PageRequest, ProgressStatus, ServerId, SourceCatalog, SyncCounts,
@@ -490,7 +490,7 @@ async fn a_retired_class_or_server_cannot_be_chosen_anew_but_a_character_keeps_i
     // Assert
     match created {
         Err(RosterError::Validation(errors)) => {
-            let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+            let fields: Vec<&str> = errors.0.iter().map(|e| e.field).collect();
             assert_eq!(fields, ["classId", "serverId"]);
         }
         other => panic!("expected a validation error, got {other:?}"),
@@ -502,7 +502,7 @@ async fn a_retired_class_or_server_cannot_be_chosen_anew_but_a_character_keeps_i
     assert_eq!(moved_back.server_name, "Draconiros");
     match to_retired {
         Err(RosterError::Validation(errors)) => {
-            let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+            let fields: Vec<&str> = errors.0.iter().map(|e| e.field).collect();
             assert_eq!(fields, ["classId"]);
         }
         other => panic!("expected a validation error, got {other:?}"),
