@@ -1,15 +1,21 @@
-//! The reference catalog: loading the bundled snapshot into storage, and
+//! The reference catalog: loading the bundled snapshot into storage,
+//! applying a sync fetched from an outside source ([`apply_source`]), and
 //! reading classes, servers and items ([`CatalogService`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::ports::{BundledSnapshot, SourceError, Storage};
+use domain::catalog_sync::merge;
+use domain::ports::{BundledSnapshot, Clock, Random, SourceError, SourceResource, Storage};
 use domain::{
-    CatalogItem, CharacterClass, GameServer, ItemId, ItemKind, RepoError, ValidationErrors,
+    AuditValue, CatalogItem, Change, CharacterClass, GameServer, ItemId, ItemKind, RepoError,
+    SourceCatalog, SyncCounts, ValidationErrors,
 };
 
+use crate::audit::{self, Resource};
+use crate::context::ClientInfo;
 use crate::query_text;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +48,87 @@ pub async fn load_if_empty(
     tx.commit().await?;
     tracing::info!(version = %snapshot.version, items = snapshot.items.len(), "catalog loaded");
     Ok(true)
+}
+
+/// What a sync did, for the job's result and its log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// Whether the catalog changed. When it did not, nothing was written
+    /// and the version is the one storage already held.
+    pub changed: bool,
+    /// The catalog's version after the sync.
+    pub version: String,
+    /// Per resource, in [`SourceResource::ALL`] order.
+    pub counts: BTreeMap<SourceResource, SyncCounts>,
+    /// Bundled items (no source id yet) matched to a source row by name.
+    pub matched_by_name: u64,
+    /// Rows the source answered but that were left out (no id, no name).
+    pub skipped: u64,
+}
+
+impl SyncOutcome {
+    /// The counts of `resource` (zeros for one the sync did not touch).
+    pub fn of(&self, resource: SourceResource) -> SyncCounts {
+        self.counts.get(&resource).copied().unwrap_or_default()
+    }
+}
+
+/// Makes `fetched`, every row of every resource of a source, the catalog:
+/// all or nothing. The fetched catalog is checked as a whole first
+/// ([`SourceCatalog::validate`]; `CatalogError::Source(Invalid)` and nothing
+/// written when it breaks a rule), then merged into the catalog read inside
+/// the unit of work (which keeps other replacements out), following the
+/// rules of [`domain::catalog_sync`]: every entry keeps its id, vanished
+/// ones are retired, returning ones restored. When the result is the
+/// catalog already stored, nothing is written and the version stays; else
+/// the new catalog and a `catalog.synced` audit entry (by the system)
+/// commit together, under a version hashed from the content.
+pub async fn apply_source(
+    storage: &dyn Storage,
+    clock: &dyn Clock,
+    random: &dyn Random,
+    fetched: &SourceCatalog,
+) -> Result<SyncOutcome, CatalogError> {
+    fetched.validate().map_err(SourceError::Invalid)?;
+    let tx = storage.begin().await?;
+    let current = tx.catalog().snapshot().await?;
+    let merged = merge(current.as_ref(), fetched).map_err(SourceError::Invalid)?;
+    let outcome = SyncOutcome {
+        changed: merged.changed,
+        version: merged.catalog.version.clone(),
+        counts: merged.counts,
+        matched_by_name: merged.matched_by_name,
+        skipped: fetched.skipped,
+    };
+    if !merged.changed {
+        // Dropped, not committed: the unit wrote nothing.
+        drop(tx);
+        tracing::info!(version = %outcome.version, "catalog sync: unchanged");
+        return Ok(outcome);
+    }
+    tx.catalog().replace(&merged.catalog).await?;
+    let entry = audit::entry(
+        clock.now(),
+        random,
+        &ClientInfo::default(),
+        None,
+        "catalog.synced",
+        Resource::new("catalog", "catalog"),
+        vec![Change {
+            field: "version".to_owned(),
+            from: AuditValue::from(current.as_ref().map(|c| c.version.as_str())),
+            to: AuditValue::from(outcome.version.as_str()),
+        }],
+    );
+    tx.commit_with_audit(&[entry]).await?;
+    tracing::info!(
+        version = %outcome.version,
+        counts = ?outcome.counts,
+        matched_by_name = outcome.matched_by_name,
+        skipped = outcome.skipped,
+        "catalog sync: applied"
+    );
+    Ok(outcome)
 }
 
 /// The catalog as clients read it.

@@ -157,8 +157,28 @@ impl Roster {
         client: &ClientInfo,
     ) -> Result<CharacterView, RosterError> {
         let mut errors = ValidationErrors::default();
-        self.check_catalog(patch.class_id, patch.server_id, &mut errors)
-            .await?;
+        // A character keeps a class or server that a sync retired, so a
+        // patch that sends it back unchanged (a client echoing the whole
+        // character) is no error; choosing it anew is.
+        let current = if self.any_retired(patch.class_id, patch.server_id).await? {
+            self.storage
+                .characters()
+                .find(owner, id)
+                .await?
+                .map(|view| view.character)
+        } else {
+            None
+        };
+        let kept = |c: &Character| (c.class_id, c.server_id);
+        let kept = current.as_ref().map(kept);
+        self.check_catalog(
+            patch.class_id.filter(|c| kept.is_none_or(|(k, _)| k != *c)),
+            patch
+                .server_id
+                .filter(|s| kept.is_none_or(|(_, k)| k != *s)),
+            &mut errors,
+        )
+        .await?;
         errors.into_result()?;
         let changes = patch;
 
@@ -288,7 +308,32 @@ impl Roster {
         Ok(deleted.len() as u64)
     }
 
-    /// Records a 400 for each of `class` and `server` the catalog lacks.
+    /// Whether `class` or `server` is a retired entry of the catalog.
+    async fn any_retired(
+        &self,
+        class: Option<ClassId>,
+        server: Option<ServerId>,
+    ) -> Result<bool, RosterError> {
+        let catalog = self.storage.catalog();
+        if let Some(class) = class
+            && catalog.find_class(class).await?.is_some_and(|c| c.retired)
+        {
+            return Ok(true);
+        }
+        if let Some(server) = server
+            && catalog
+                .find_server(server)
+                .await?
+                .is_some_and(|s| s.retired)
+        {
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Records a 400 for each of `class` and `server` the catalog lacks, or
+    /// holds only as retired: a character is given current entries only
+    /// (one that has a retired entry keeps it, see `update_character`).
     ///
     /// Public so that a driving adapter whose own parse of a request failed
     /// can still name these fields in the same answer, as one 400 lists
@@ -301,14 +346,14 @@ impl Roster {
     ) -> Result<(), RosterError> {
         let catalog = self.storage.catalog();
         if let Some(class) = class
-            && catalog.find_class(class).await?.is_none()
+            && catalog.find_class(class).await?.is_none_or(|c| c.retired)
         {
             errors
                 .0
                 .push(FieldError::new("classId", "is not a class of the catalog"));
         }
         if let Some(server) = server
-            && catalog.find_server(server).await?.is_none()
+            && catalog.find_server(server).await?.is_none_or(|s| s.retired)
         {
             errors.0.push(FieldError::new(
                 "serverId",

@@ -80,6 +80,11 @@ impl Roster {
             return Err(RosterError::NotFound("character"));
         }
         let previous = tx.progressions().find(owner, character, item).await?;
+        // Progress on a retired item is kept, and may still be updated; a
+        // retired item cannot be started anew, as an unknown one cannot.
+        if catalog_item.retired && previous.is_none() {
+            return Err(RosterError::NotFound("catalog item"));
+        }
         let now = self.now();
         let view = |progression| ProgressionView {
             progression,

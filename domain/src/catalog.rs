@@ -17,16 +17,23 @@ pub struct ServerId(pub i32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemId(pub i64);
 
+/// A class of the catalog. Its id is the source's (the game's breed id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CharacterClass {
     pub id: ClassId,
     pub name: String,
+    /// Gone from the source at the last sync: left out of the catalog's
+    /// lists, still naming the characters that have it.
+    pub retired: bool,
 }
 
+/// A server of the catalog. Its id is the source's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GameServer {
     pub id: ServerId,
     pub name: String,
+    /// As for [`CharacterClass::retired`].
+    pub retired: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,6 +65,9 @@ impl fmt::Display for ItemKind {
     }
 }
 
+/// A quest, achievement or dungeon. Its id is Roster's, given when the item
+/// was first seen: the source's ids collide across kinds, so the source's
+/// id is kept beside it, unique within the kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogItem {
     pub id: ItemId,
@@ -65,12 +75,20 @@ pub struct CatalogItem {
     pub name: String,
     /// 1–200.
     pub level: i16,
+    /// The source's id for the item, unique within `kind`; `None` for an
+    /// item the bundled snapshot made up and no sync has matched yet.
+    pub source_id: Option<i64>,
+    /// As for [`CharacterClass::retired`]: still naming the progressions on
+    /// it, out of the lists and the counts.
+    pub retired: bool,
 }
 
-/// A whole catalog, as a source delivers it.
+/// A whole catalog: what storage holds (retired entries included) and what
+/// replaces it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogSnapshot {
-    /// Identifies the snapshot (a date or a source revision).
+    /// Identifies the content: the bundled file's own version (a date), or,
+    /// once a sync replaced it, [`CatalogSnapshot::content_version`].
     pub version: String,
     pub classes: Vec<CharacterClass>,
     pub servers: Vec<GameServer>,
@@ -78,8 +96,68 @@ pub struct CatalogSnapshot {
 }
 
 impl CatalogSnapshot {
+    /// The same catalog with every list sorted by id, as storage reads it
+    /// back.
+    pub fn sorted(mut self) -> Self {
+        self.classes.sort_by_key(|c| c.id);
+        self.servers.sort_by_key(|s| s.id);
+        self.items.sort_by_key(|i| i.id);
+        self
+    }
+
+    /// Whether `self` and `other` hold the same entries, whatever their
+    /// versions and the order of their lists.
+    pub fn same_content(&self, other: &Self) -> bool {
+        let (a, b) = (self.clone().sorted(), other.clone().sorted());
+        a.classes == b.classes && a.servers == b.servers && a.items == b.items
+    }
+
+    /// A short hash of the content (every entry, retired ones and source
+    /// ids included; not the version, nor the order of the lists): equal
+    /// contents have equal versions, so a sync that brings nothing new
+    /// leaves the version as it is.
+    pub fn content_version(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let sorted = self.clone().sorted();
+        let mut hash = Sha256::new();
+        // Every field length-prefixed: no name can pass for another field.
+        let mut field = |bytes: &[u8]| {
+            hash.update((bytes.len() as u64).to_be_bytes());
+            hash.update(bytes);
+        };
+        for c in &sorted.classes {
+            field(b"class");
+            field(&c.id.0.to_be_bytes());
+            field(c.name.as_bytes());
+            field(&[u8::from(c.retired)]);
+        }
+        for s in &sorted.servers {
+            field(b"server");
+            field(&s.id.0.to_be_bytes());
+            field(s.name.as_bytes());
+            field(&[u8::from(s.retired)]);
+        }
+        for i in &sorted.items {
+            field(b"item");
+            field(&i.id.0.to_be_bytes());
+            field(i.kind.as_str().as_bytes());
+            field(i.name.as_bytes());
+            field(&i.level.to_be_bytes());
+            match i.source_id {
+                Some(id) => field(&id.to_be_bytes()),
+                None => field(b""),
+            }
+            field(&[u8::from(i.retired)]);
+        }
+        hash.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Every rule a snapshot must meet before it replaces the catalog:
-    /// unique ids, non-empty names, levels 1–200, a version.
+    /// unique ids, unique source ids within a kind, non-empty names, levels
+    /// 1–200, a version.
     pub fn validate(&self) -> Result<(), String> {
         if self.version.trim().is_empty() {
             return Err("the snapshot has no version".into());
@@ -90,6 +168,12 @@ impl CatalogSnapshot {
         unique(self.classes.iter().map(|c| c.id), "class")?;
         unique(self.servers.iter().map(|s| s.id), "server")?;
         unique(self.items.iter().map(|i| i.id), "item")?;
+        unique(
+            self.items
+                .iter()
+                .filter_map(|i| Some((i.kind, i.source_id?))),
+            "item source",
+        )?;
         let names = self
             .classes
             .iter()

@@ -8,6 +8,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod catalog;
+pub mod catalog_sync;
 pub mod error;
 pub mod ids;
 pub mod job;
@@ -23,6 +24,7 @@ pub use audit::{AuditEntry, AuditFilter, AuditValue, Change};
 pub use catalog::{
     CatalogItem, CatalogSnapshot, CharacterClass, ClassId, GameServer, ItemId, ItemKind, ServerId,
 };
+pub use catalog_sync::{Merge, SourceCatalog, SyncCounts};
 pub use error::{FieldError, RepoError, UniqueRule, ValidationErrors};
 pub use ids::{
     AccountId, ApiKeyId, AuditId, CharacterId, FamilyId, JobId, LeaseId, SessionId, TeamId, UserId,

@@ -510,3 +510,168 @@ async fn every_repository_lookup_is_planned_with_an_index() {
         seq_scans.join("\n\n")
     );
 }
+
+// --- Bringing data along -----------------------------------------------------------
+
+const ACCOUNT_ID: &str = "0190a000-0000-7000-8000-0000000000a1";
+const CHARACTER_ID: &str = "0190a000-0000-7000-8000-0000000000c1";
+
+/// A catalog, a character on its class 1 and server 1, and progress on
+/// items 20001 and 20002, written as a database before 0005 held them.
+fn old_roster() -> String {
+    format!(
+        "{user};
+         INSERT INTO catalog_meta (version) VALUES ('2026-11-21');
+         INSERT INTO catalog_classes (id, name) VALUES (1, 'Feca'), (2, 'Osamodas');
+         INSERT INTO catalog_servers (id, name) VALUES (1, 'Brial');
+         INSERT INTO catalog_items (id, kind, name, level)
+             VALUES (20001, 'quest', 'Gobball Hunt', 1), (20002, 'quest', 'Kwak Hunt', 30);
+         INSERT INTO game_accounts (id, owner_id, name, created_at, updated_at)
+             VALUES ('{ACCOUNT_ID}', '{USER_ID}', 'Main', now(), now());
+         INSERT INTO characters (id, owner_id, account_id, name, level, class_id, server_id,
+                                 version, created_at, updated_at)
+             VALUES ('{CHARACTER_ID}', '{USER_ID}', '{ACCOUNT_ID}', 'Hero', 50, 1, 1, 1, now(), now());
+         INSERT INTO progressions (character_id, item_id, status, completed_at, updated_at)
+             VALUES ('{CHARACTER_ID}', 20001, 'done', now(), now()),
+                    ('{CHARACTER_ID}', 20002, 'todo', NULL, now());",
+        user = insert_user(USER_ID, "ada@example.com", "user"),
+    )
+}
+
+#[tokio::test]
+async fn a_database_with_a_catalog_and_progress_is_brought_along_by_0005_and_then_synced() {
+    use adapter_system::{ManualClock, OsRandom};
+    use domain::ports::{Repositories, SourceEntry, SourceResource};
+    use domain::{CatalogItem, CharacterId, ItemId, ItemKind, PageRequest, SourceCatalog, UserId};
+
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let storage = pool(&database);
+    let migrator = storage.migrator();
+    let client = sql(&database).await;
+    // Arrange: every migration before 0005 applied and recorded, as an
+    // older build left them, with data in the old shape.
+    migrator.pending().await.expect("the bookkeeping table");
+    for migration in MIGRATIONS.iter().filter(|m| m.version < 5) {
+        client
+            .batch_execute(migration.sql)
+            .await
+            .unwrap_or_else(|e| panic!("{} applies: {e}", migration.name));
+        client
+            .execute(
+                "INSERT INTO schema_migrations (version, name, checksum)
+                 VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))",
+                &[&migration.version, &migration.name, &migration.sql],
+            )
+            .await
+            .expect("recorded");
+    }
+    client
+        .batch_execute(&old_roster())
+        .await
+        .expect("the old roster loads");
+    let row = |source_id: i64, name: &str| SourceEntry {
+        source_id,
+        name: name.to_owned(),
+        level: 1,
+    };
+    // The source lists classes 2–20 (not 1), server 401 (not 1), and one
+    // quest named as bundled item 20001, ignoring case.
+    let mut source = SourceCatalog {
+        classes: (2..=20).map(|id| row(id, &format!("Class {id}"))).collect(),
+        servers: vec![row(401, "Draconiros")],
+        ..SourceCatalog::default()
+    };
+    source
+        .rows_mut(SourceResource::Items(ItemKind::Quest))
+        .push(row(7, "GOBBALL HUNT"));
+
+    // Act
+    let applied = migrator.run().await.expect("0005 applies");
+    let migrated = storage.catalog().snapshot().await.expect("snapshot");
+    let outcome = application::catalog::apply_source(
+        &storage,
+        &ManualClock::starting_now(),
+        &OsRandom,
+        &source,
+    )
+    .await
+    .expect("the sync applies");
+
+    // Assert: existing rows are current, with no source id.
+    assert_eq!(applied, ["0005_catalog_sources.sql"]);
+    let migrated = migrated.expect("the catalog");
+    assert_eq!(migrated.version, "2026-11-21");
+    assert!(migrated.classes.iter().all(|c| !c.retired));
+    assert!(migrated.servers.iter().all(|s| !s.retired));
+    assert_eq!(
+        migrated.items,
+        [
+            CatalogItem {
+                id: ItemId(20001),
+                kind: ItemKind::Quest,
+                name: "Gobball Hunt".to_owned(),
+                level: 1,
+                source_id: None,
+                retired: false
+            },
+            CatalogItem {
+                id: ItemId(20002),
+                kind: ItemKind::Quest,
+                name: "Kwak Hunt".to_owned(),
+                level: 30,
+                source_id: None,
+                retired: false
+            },
+        ]
+    );
+    assert!(outcome.changed);
+    assert_eq!(outcome.matched_by_name, 1);
+    // Assert: the character and its progress still read with their names,
+    // through retired class 1, server 1 and item 20002.
+    let owner = UserId::from_uuid(USER_ID.parse().expect("uuid"));
+    let character = CharacterId::from_uuid(CHARACTER_ID.parse().expect("uuid"));
+    let shown = storage
+        .characters()
+        .find(owner, character)
+        .await
+        .expect("find")
+        .expect("the character");
+    assert_eq!(
+        (shown.class_name.as_str(), shown.server_name.as_str()),
+        ("Feca", "Brial")
+    );
+    let listed = storage
+        .progressions()
+        .list(
+            owner,
+            character,
+            None,
+            None,
+            PageRequest::parse(None, None).expect("page"),
+        )
+        .await
+        .expect("list");
+    let names: Vec<(i64, &str)> = listed
+        .items
+        .iter()
+        .map(|v| (v.progression.item_id.0, v.item_name.as_str()))
+        .collect();
+    assert_eq!(names, [(20001, "GOBBALL HUNT"), (20002, "Kwak Hunt")]);
+    let quests = storage
+        .catalog()
+        .count_items(ItemKind::Quest)
+        .await
+        .expect("count");
+    assert_eq!(quests, 1);
+    let classes: Vec<i32> = storage
+        .catalog()
+        .classes()
+        .await
+        .expect("classes")
+        .iter()
+        .map(|c| c.id.0)
+        .collect();
+    assert_eq!(classes, (2..=20).collect::<Vec<_>>());
+}

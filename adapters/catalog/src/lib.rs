@@ -40,11 +40,18 @@ struct Named {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct ItemFile {
+    /// Roster's id, which characters' progressions point at.
     id: i64,
     kind: String,
     name: String,
     level: i16,
+    /// The source's (DofusDB's) id of the item, unique within its kind,
+    /// when it is known. The hand-made items of today's file have none: a
+    /// sync matches those by kind and name (see `domain::catalog_sync`).
+    #[serde(default)]
+    source_id: Option<i64>,
 }
 
 /// A snapshot from its JSON form, checked against the catalog's rules.
@@ -63,6 +70,8 @@ pub fn parse(json: &str) -> Result<CatalogSnapshot, SourceError> {
                 kind,
                 name: item.name,
                 level: item.level,
+                source_id: item.source_id,
+                retired: false,
             })
         })
         .collect::<Result<_, SourceError>>()?;
@@ -74,6 +83,7 @@ pub fn parse(json: &str) -> Result<CatalogSnapshot, SourceError> {
             .map(|c| CharacterClass {
                 id: ClassId(c.id),
                 name: c.name,
+                retired: false,
             })
             .collect(),
         servers: file
@@ -82,6 +92,7 @@ pub fn parse(json: &str) -> Result<CatalogSnapshot, SourceError> {
             .map(|s| GameServer {
                 id: ServerId(s.id),
                 name: s.name,
+                retired: false,
             })
             .collect(),
         items,
@@ -116,6 +127,27 @@ mod tests {
     }
 
     #[test]
+    fn an_item_may_record_its_source_id_and_today_none_does() {
+        let json = r#"{"version":"x","source":"t","classes":[{"id":1,"name":"Feca"}],
+            "servers":[{"id":1,"name":"Dakal"}],"items":[{"id":1,"kind":"quest","name":"Q","level":2,"sourceId":7},
+            {"id":2,"kind":"dungeon","name":"D","level":2,"sourceId":7},{"id":3,"kind":"quest","name":"R","level":2}]}"#;
+
+        let parsed = parse(json).expect("valid");
+        let bundled = BundledCatalog
+            .snapshot()
+            .expect("the bundled snapshot is valid");
+
+        let source_ids: Vec<Option<i64>> = parsed.items.iter().map(|i| i.source_id).collect();
+        assert_eq!(source_ids, [Some(7), Some(7), None]);
+        assert!(
+            bundled
+                .items
+                .iter()
+                .all(|i| i.source_id.is_none() && !i.retired)
+        );
+    }
+
+    #[test]
     fn a_snapshot_that_breaks_a_rule_is_refused() {
         let bad_level = r#"{"version":"x","source":"t","classes":[{"id":1,"name":"Feca"}],
             "servers":[{"id":1,"name":"Dakal"}],"items":[{"id":1,"kind":"quest","name":"Q","level":201}]}"#;
@@ -125,7 +157,11 @@ mod tests {
         let duplicate = r#"{"version":"x","source":"t","classes":[{"id":1,"name":"Feca"},{"id":1,"name":"Iop"}],
             "servers":[{"id":1,"name":"Dakal"}],"items":[]}"#;
 
-        for json in [bad_level, &bad_kind, duplicate, "{}"] {
+        let duplicate_source_id = r#"{"version":"x","source":"t","classes":[{"id":1,"name":"Feca"}],
+            "servers":[{"id":1,"name":"Dakal"}],"items":[{"id":1,"kind":"quest","name":"Q","level":2,"sourceId":7},
+            {"id":2,"kind":"quest","name":"R","level":2,"sourceId":7}]}"#;
+
+        for json in [bad_level, &bad_kind, duplicate, duplicate_source_id, "{}"] {
             assert!(
                 matches!(parse(json), Err(SourceError::Invalid(_))),
                 "{json}"

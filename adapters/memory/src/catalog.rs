@@ -13,7 +13,8 @@ use crate::tables::CatalogTable;
 use crate::transaction::{Access, Repos};
 
 impl CatalogTable {
-    /// The class's name, or `""` when the catalog does not hold it.
+    /// The class's name (current or retired), or `""` when the catalog does
+    /// not hold it.
     pub(crate) fn class_name(&self, id: ClassId) -> &str {
         self.snapshot
             .as_deref()
@@ -24,7 +25,8 @@ impl CatalogTable {
             .unwrap_or_default()
     }
 
-    /// The server's name, or `""` when the catalog does not hold it.
+    /// The server's name (current or retired), or `""` when the catalog
+    /// does not hold it.
     pub(crate) fn server_name(&self, id: ServerId) -> &str {
         self.snapshot
             .as_deref()
@@ -43,7 +45,7 @@ impl CatalogTable {
 }
 
 impl<A: Access> Repos<A> {
-    async fn snapshot(&self) -> Option<Arc<CatalogSnapshot>> {
+    async fn held(&self) -> Option<Arc<CatalogSnapshot>> {
         self.0.read(|s| s.catalog.snapshot.clone()).await
     }
 }
@@ -51,10 +53,7 @@ impl<A: Access> Repos<A> {
 #[async_trait]
 impl<A: Access> CatalogRepository for Repos<A> {
     async fn replace(&self, snapshot: &CatalogSnapshot) -> Result<(), RepoError> {
-        let mut sorted = snapshot.clone();
-        sorted.classes.sort_by_key(|c| c.id);
-        sorted.servers.sort_by_key(|s| s.id);
-        sorted.items.sort_by_key(|i| i.id);
+        let sorted = snapshot.clone().sorted();
         self.0
             .with_state(|s, undo| {
                 let before = s.catalog.snapshot.replace(Arc::new(sorted));
@@ -64,23 +63,29 @@ impl<A: Access> CatalogRepository for Repos<A> {
         Ok(())
     }
 
+    async fn snapshot(&self) -> Result<Option<CatalogSnapshot>, RepoError> {
+        // A unit of work holds the whole state exclusively: nothing else
+        // replaces the catalog before it ends.
+        Ok(self.held().await.map(|s| CatalogSnapshot::clone(&s)))
+    }
+
     async fn version(&self) -> Result<Option<String>, RepoError> {
-        Ok(self.snapshot().await.map(|s| s.version.clone()))
+        Ok(self.held().await.map(|s| s.version.clone()))
     }
 
     async fn classes(&self) -> Result<Vec<CharacterClass>, RepoError> {
         Ok(self
-            .snapshot()
+            .held()
             .await
-            .map(|s| s.classes.clone())
+            .map(|s| s.classes.iter().filter(|c| !c.retired).cloned().collect())
             .unwrap_or_default())
     }
 
     async fn servers(&self) -> Result<Vec<GameServer>, RepoError> {
         Ok(self
-            .snapshot()
+            .held()
             .await
-            .map(|s| s.servers.clone())
+            .map(|s| s.servers.iter().filter(|c| !c.retired).cloned().collect())
             .unwrap_or_default())
     }
 
@@ -91,14 +96,14 @@ impl<A: Access> CatalogRepository for Repos<A> {
         after: Option<ItemId>,
         limit: usize,
     ) -> Result<Vec<CatalogItem>, RepoError> {
-        let Some(snapshot) = self.snapshot().await else {
+        let Some(snapshot) = self.held().await else {
             return Ok(Vec::new());
         };
         let search = search.map(str::to_lowercase);
         let start = after.map_or(0, |after| snapshot.items.partition_point(|i| i.id <= after));
         Ok(snapshot.items[start..]
             .iter()
-            .filter(|i| kind.is_none_or(|k| i.kind == k))
+            .filter(|i| !i.retired && kind.is_none_or(|k| i.kind == k))
             .filter(|i| {
                 search
                     .as_deref()
@@ -110,27 +115,30 @@ impl<A: Access> CatalogRepository for Repos<A> {
     }
 
     async fn count_items(&self, kind: ItemKind) -> Result<u64, RepoError> {
-        Ok(self.snapshot().await.map_or(0, |s| {
-            s.items.iter().filter(|i| i.kind == kind).count() as u64
+        Ok(self.held().await.map_or(0, |s| {
+            s.items
+                .iter()
+                .filter(|i| !i.retired && i.kind == kind)
+                .count() as u64
         }))
     }
 
     async fn find_class(&self, id: ClassId) -> Result<Option<CharacterClass>, RepoError> {
         Ok(self
-            .snapshot()
+            .held()
             .await
             .and_then(|s| s.classes.iter().find(|c| c.id == id).cloned()))
     }
 
     async fn find_server(&self, id: ServerId) -> Result<Option<GameServer>, RepoError> {
         Ok(self
-            .snapshot()
+            .held()
             .await
             .and_then(|s| s.servers.iter().find(|c| c.id == id).cloned()))
     }
 
     async fn find_item(&self, id: ItemId) -> Result<Option<CatalogItem>, RepoError> {
-        Ok(self.snapshot().await.and_then(|s| {
+        Ok(self.held().await.and_then(|s| {
             s.items
                 .binary_search_by_key(&id, |i| i.id)
                 .ok()

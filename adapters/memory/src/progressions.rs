@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use async_trait::async_trait;
 use domain::ports::ProgressionRepository;
 use domain::{
-    CharacterId, ItemId, ItemKind, PageRequest, Paged, ProgressCount, ProgressStatus, Progression,
-    ProgressionView, RepoError, UserId,
+    CatalogItem, CharacterId, ItemId, ItemKind, PageRequest, Paged, ProgressCount, ProgressStatus,
+    Progression, ProgressionView, RepoError, UserId,
 };
 
 use crate::roster::page_of;
@@ -15,19 +15,19 @@ use crate::transaction::{Access, Repos};
 
 impl State {
     /// The progressions of `owner`'s live character whose item is in the
-    /// catalog, by item id, each with its item's kind and name.
+    /// catalog (current or retired), by item id, each with its item.
     fn progression_views(
         &self,
         owner: UserId,
         character: CharacterId,
-    ) -> impl Iterator<Item = (&Progression, ItemKind, &str)> {
+    ) -> impl Iterator<Item = (&Progression, &CatalogItem)> {
         self.live_character(owner, character)
             .and_then(|c| self.roster.progressions.get(&c.id))
             .into_iter()
             .flat_map(BTreeMap::values)
             .filter_map(|p| {
                 let item = self.catalog.item(p.item_id)?;
-                Some((p, item.kind, item.name.as_str()))
+                Some((p, item))
             })
     }
 }
@@ -75,15 +75,15 @@ impl<A: Access> ProgressionRepository for Repos<A> {
             .read(|s| {
                 let found: Vec<_> = s
                     .progression_views(owner, character)
-                    .filter(|(p, k, _)| {
-                        kind.is_none_or(|kind| *k == kind)
+                    .filter(|(p, item)| {
+                        kind.is_none_or(|kind| item.kind == kind)
                             && status.is_none_or(|status| p.status == status)
                     })
                     .collect();
-                page_of(found, page, |(p, kind, name)| ProgressionView {
+                page_of(found, page, |(p, item)| ProgressionView {
                     progression: p.clone(),
-                    kind,
-                    item_name: name.to_owned(),
+                    kind: item.kind,
+                    item_name: item.name.clone(),
                 })
             })
             .await)
@@ -98,8 +98,10 @@ impl<A: Access> ProgressionRepository for Repos<A> {
             .0
             .read(|s| {
                 let mut counts: BTreeMap<(ItemKind, ProgressStatus), u64> = BTreeMap::new();
-                for (p, kind, _) in s.progression_views(owner, character) {
-                    *counts.entry((kind, p.status)).or_insert(0) += 1;
+                for (p, item) in s.progression_views(owner, character) {
+                    if !item.retired {
+                        *counts.entry((item.kind, p.status)).or_insert(0) += 1;
+                    }
                 }
                 counts
                     .into_iter()

@@ -4,6 +4,9 @@
 //! transaction (the caller's, or one of its own), so every single read sees
 //! the old catalog or the new one. Readers are never blocked: the lock a
 //! replacement takes only keeps out other replacements.
+//!
+//! Retired entries stay in their tables with `retired = true`: the lists and
+//! counts read `NOT retired` rows, the lookups by id read every row.
 
 use async_trait::async_trait;
 use domain::ports::CatalogRepository;
@@ -77,11 +80,36 @@ fn name(row: &Row, table: &str) -> Result<String, RepoError> {
     Ok(name)
 }
 
+fn retired(row: &Row, table: &str) -> Result<bool, RepoError> {
+    row.try_get("retired")
+        .map_err(|_| corrupt(table, "retired"))
+}
+
+const CLASS_COLUMNS: [CatalogClasses; 3] = [
+    CatalogClasses::Id,
+    CatalogClasses::Name,
+    CatalogClasses::Retired,
+];
+const SERVER_COLUMNS: [CatalogServers; 3] = [
+    CatalogServers::Id,
+    CatalogServers::Name,
+    CatalogServers::Retired,
+];
+const ITEM_COLUMNS: [CatalogItems; 6] = [
+    CatalogItems::Id,
+    CatalogItems::Kind,
+    CatalogItems::Name,
+    CatalogItems::Level,
+    CatalogItems::SourceId,
+    CatalogItems::Retired,
+];
+
 fn class_from_row(row: &Row) -> Result<CharacterClass, RepoError> {
     let table = "catalog_classes";
     Ok(CharacterClass {
         id: ClassId(row.try_get("id").map_err(|_| corrupt(table, "id"))?),
         name: name(row, table)?,
+        retired: retired(row, table)?,
     })
 }
 
@@ -90,6 +118,7 @@ fn server_from_row(row: &Row) -> Result<GameServer, RepoError> {
     Ok(GameServer {
         id: ServerId(row.try_get("id").map_err(|_| corrupt(table, "id"))?),
         name: name(row, table)?,
+        retired: retired(row, table)?,
     })
 }
 
@@ -105,7 +134,43 @@ fn item_from_row(row: &Row) -> Result<CatalogItem, RepoError> {
         kind: ItemKind::parse(&kind).ok_or_else(|| corrupt(table, "kind"))?,
         name: name(row, table)?,
         level,
+        source_id: row
+            .try_get("source_id")
+            .map_err(|_| corrupt(table, "source_id"))?,
+        retired: retired(row, table)?,
     })
+}
+
+impl<E: Exec> Repos<E> {
+    /// The classes by id: every one when `retired` is true (the names the
+    /// characters are shown with), else the current ones.
+    pub(crate) async fn every_class(
+        &self,
+        retired: bool,
+    ) -> Result<Vec<CharacterClass>, RepoError> {
+        let mut query = Query::select();
+        query
+            .columns(CLASS_COLUMNS)
+            .from(CatalogClasses::Table)
+            .order_by(CatalogClasses::Id, Order::Asc);
+        if !retired {
+            query.and_where(Expr::col(CatalogClasses::Retired).not());
+        }
+        self.lookup_all(&query, class_from_row).await
+    }
+
+    /// The servers by id, as [`Repos::every_class`].
+    pub(crate) async fn every_server(&self, retired: bool) -> Result<Vec<GameServer>, RepoError> {
+        let mut query = Query::select();
+        query
+            .columns(SERVER_COLUMNS)
+            .from(CatalogServers::Table)
+            .order_by(CatalogServers::Id, Order::Asc);
+        if !retired {
+            query.and_where(Expr::col(CatalogServers::Retired).not());
+        }
+        self.lookup_all(&query, server_from_row).await
+    }
 }
 
 #[async_trait]
@@ -131,24 +196,19 @@ impl<E: Exec> CatalogRepository for Repos<E> {
         );
         statements.extend(inserts(
             CatalogClasses::Table,
-            [CatalogClasses::Id, CatalogClasses::Name],
+            CLASS_COLUMNS,
             &snapshot.classes,
-            |c| [c.id.0.into(), c.name.as_str().into()],
+            |c| [c.id.0.into(), c.name.as_str().into(), c.retired.into()],
         ));
         statements.extend(inserts(
             CatalogServers::Table,
-            [CatalogServers::Id, CatalogServers::Name],
+            SERVER_COLUMNS,
             &snapshot.servers,
-            |s| [s.id.0.into(), s.name.as_str().into()],
+            |s| [s.id.0.into(), s.name.as_str().into(), s.retired.into()],
         ));
         statements.extend(inserts(
             CatalogItems::Table,
-            [
-                CatalogItems::Id,
-                CatalogItems::Kind,
-                CatalogItems::Name,
-                CatalogItems::Level,
-            ],
+            ITEM_COLUMNS,
             &snapshot.items,
             |i| {
                 [
@@ -156,12 +216,56 @@ impl<E: Exec> CatalogRepository for Repos<E> {
                     i.kind.as_str().into(),
                     i.name.as_str().into(),
                     i.level.into(),
+                    i.source_id.into(),
+                    i.retired.into(),
                 ]
             },
         ));
         let replaced = self.0.execute_all(&statements).await;
         self.1.forget();
         replaced
+    }
+
+    async fn snapshot(&self) -> Result<Option<CatalogSnapshot>, RepoError> {
+        // Inside a unit, the lock keeps other replacements out until it
+        // ends, and makes the four reads below one catalog (READ COMMITTED
+        // would otherwise let a replacement commit between them). Outside a
+        // unit it is taken and released at once.
+        self.0
+            .execute_all(&[(LOCK.to_owned(), PostgresValues(Vec::new()))])
+            .await?;
+        let (sql, values) = Query::select()
+            .column(CatalogMeta::Version)
+            .from(CatalogMeta::Table)
+            .build_postgres(PostgresQueryBuilder);
+        let rows = self.0.query(&sql, &values.as_params()).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let version = row
+            .try_get("version")
+            .map_err(|_| corrupt("catalog_meta", "version"))?;
+        let classes = Query::select()
+            .columns(CLASS_COLUMNS)
+            .from(CatalogClasses::Table)
+            .order_by(CatalogClasses::Id, Order::Asc)
+            .to_owned();
+        let servers = Query::select()
+            .columns(SERVER_COLUMNS)
+            .from(CatalogServers::Table)
+            .order_by(CatalogServers::Id, Order::Asc)
+            .to_owned();
+        let items = Query::select()
+            .columns(ITEM_COLUMNS)
+            .from(CatalogItems::Table)
+            .order_by(CatalogItems::Id, Order::Asc)
+            .to_owned();
+        Ok(Some(CatalogSnapshot {
+            version,
+            classes: self.select(&classes, class_from_row).await?,
+            servers: self.select(&servers, server_from_row).await?,
+            items: self.select(&items, item_from_row).await?,
+        }))
     }
 
     // The version, the classes and the servers are small bounded reads
@@ -182,21 +286,11 @@ impl<E: Exec> CatalogRepository for Repos<E> {
     }
 
     async fn classes(&self) -> Result<Vec<CharacterClass>, RepoError> {
-        let query = Query::select()
-            .columns([CatalogClasses::Id, CatalogClasses::Name])
-            .from(CatalogClasses::Table)
-            .order_by(CatalogClasses::Id, Order::Asc)
-            .to_owned();
-        self.lookup_all(&query, class_from_row).await
+        self.every_class(false).await
     }
 
     async fn servers(&self) -> Result<Vec<GameServer>, RepoError> {
-        let query = Query::select()
-            .columns([CatalogServers::Id, CatalogServers::Name])
-            .from(CatalogServers::Table)
-            .order_by(CatalogServers::Id, Order::Asc)
-            .to_owned();
-        self.lookup_all(&query, server_from_row).await
+        self.every_server(false).await
     }
 
     async fn items(
@@ -208,13 +302,9 @@ impl<E: Exec> CatalogRepository for Repos<E> {
     ) -> Result<Vec<CatalogItem>, RepoError> {
         let mut query = Query::select();
         query
-            .columns([
-                CatalogItems::Id,
-                CatalogItems::Kind,
-                CatalogItems::Name,
-                CatalogItems::Level,
-            ])
+            .columns(ITEM_COLUMNS)
             .from(CatalogItems::Table)
+            .and_where(Expr::col(CatalogItems::Retired).not())
             .order_by(CatalogItems::Id, Order::Asc)
             .limit(pg_limit(limit));
         if let Some(kind) = kind {
@@ -234,6 +324,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
             .expr(Expr::col(CatalogItems::Id).count())
             .from(CatalogItems::Table)
             .and_where(Expr::col(CatalogItems::Kind).eq(kind.as_str()))
+            .and_where(Expr::col(CatalogItems::Retired).not())
             .build_postgres(PostgresQueryBuilder);
         let rows = self.0.query(&sql, &values.as_params()).await?;
         let count: i64 = rows
@@ -245,7 +336,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
 
     async fn find_class(&self, id: ClassId) -> Result<Option<CharacterClass>, RepoError> {
         let query = Query::select()
-            .columns([CatalogClasses::Id, CatalogClasses::Name])
+            .columns(CLASS_COLUMNS)
             .from(CatalogClasses::Table)
             .and_where(Expr::col(CatalogClasses::Id).eq(id.0))
             .to_owned();
@@ -254,7 +345,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
 
     async fn find_server(&self, id: ServerId) -> Result<Option<GameServer>, RepoError> {
         let query = Query::select()
-            .columns([CatalogServers::Id, CatalogServers::Name])
+            .columns(SERVER_COLUMNS)
             .from(CatalogServers::Table)
             .and_where(Expr::col(CatalogServers::Id).eq(id.0))
             .to_owned();
@@ -263,12 +354,7 @@ impl<E: Exec> CatalogRepository for Repos<E> {
 
     async fn find_item(&self, id: ItemId) -> Result<Option<CatalogItem>, RepoError> {
         let query = Query::select()
-            .columns([
-                CatalogItems::Id,
-                CatalogItems::Kind,
-                CatalogItems::Name,
-                CatalogItems::Level,
-            ])
+            .columns(ITEM_COLUMNS)
             .from(CatalogItems::Table)
             .and_where(Expr::col(CatalogItems::Id).eq(id.0))
             .to_owned();

@@ -33,8 +33,9 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    /// The class's name, empty if the catalog does not hold it (as a
-    /// character keeps a class that a newer catalog dropped).
+    /// The class's name (current or retired), empty if the catalog does not
+    /// hold it at all (as a character keeps a class that a replaced catalog
+    /// dropped).
     pub(crate) fn class(&self, id: i32) -> String {
         self.classes.get(&id).cloned().unwrap_or_default()
     }
@@ -66,14 +67,16 @@ impl CatalogNames {
         let names = match held {
             Some((names, _)) if names.version == version => names,
             _ => Arc::new(Names {
+                // Retired ones too: they still name the characters that
+                // have them.
                 classes: repos
-                    .classes()
+                    .every_class(true)
                     .await?
                     .into_iter()
                     .map(|class| (class.id.0, class.name))
                     .collect(),
                 servers: repos
-                    .servers()
+                    .every_server(true)
                     .await?
                     .into_iter()
                     .map(|server| (server.id.0, server.name))

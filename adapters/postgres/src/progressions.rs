@@ -42,7 +42,7 @@ fn of_live_characters(owner: UserId) -> SelectStatement {
 }
 
 /// Also joined to the catalog: progress on items it no longer holds is left
-/// out.
+/// out; progress on retired items is kept (it still has the item's name).
 fn of_live_characters_in_catalog(owner: UserId) -> SelectStatement {
     of_live_characters(owner)
         .inner_join(
@@ -214,6 +214,8 @@ impl<E: Exec> ProgressionRepository for Repos<E> {
             .and_where(
                 Expr::col((Progressions::Table, Progressions::CharacterId)).eq(character.as_uuid()),
             )
+            // Counted against the catalog's current items only.
+            .and_where(Expr::col((CatalogItems::Table, CatalogItems::Retired)).not())
             .group_by_col((CatalogItems::Table, CatalogItems::Kind))
             .group_by_col((Progressions::Table, Progressions::Status))
             .to_owned();

@@ -76,6 +76,7 @@ pub(crate) enum CatalogClasses {
     Table,
     Id,
     Name,
+    Retired,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -83,6 +84,7 @@ pub(crate) enum CatalogServers {
     Table,
     Id,
     Name,
+    Retired,
 }
 
 #[derive(Iden, Clone, Copy)]
@@ -92,6 +94,8 @@ pub(crate) enum CatalogItems {
     Kind,
     Name,
     Level,
+    SourceId,
+    Retired,
 }
 
 #[derive(Iden, Clone, Copy)]

@@ -204,8 +204,9 @@ pub trait ProgressionRepository: Send + Sync {
     async fn upsert(&self, owner: UserId, progression: &Progression) -> Result<bool, RepoError>;
 
     /// The progressions of the owner's live character whose item is in the
-    /// catalog, of `kind` and `status` when given, by item id, one page of
-    /// them, and how many match in all.
+    /// catalog (current or retired: a retired item still names the progress
+    /// made on it), of `kind` and `status` when given, by item id, one page
+    /// of them, and how many match in all.
     async fn list(
         &self,
         owner: UserId,
@@ -216,8 +217,9 @@ pub trait ProgressionRepository: Send + Sync {
     ) -> Result<Paged<ProgressionView>, RepoError>;
 
     /// How many progressions of the owner's live character, whose item is
-    /// in the catalog, have each kind and status; pairs with none are left
-    /// out.
+    /// a current item of the catalog (not retired: these counts are set
+    /// against the catalog's counts), have each kind and status; pairs with
+    /// none are left out.
     async fn counts(
         &self,
         owner: UserId,

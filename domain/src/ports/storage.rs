@@ -314,25 +314,37 @@ pub trait ApiKeyRepository: Send + Sync {
     ) -> Result<(), RepoError>;
 }
 
-/// The reference catalog.
+/// The reference catalog. Its entries are current or retired (gone from
+/// the source at the last sync): the lists and the counts show only the
+/// current ones, while the `find_*` lookups find both, with their
+/// `retired` flag, so that what characters and progressions point at
+/// always resolves.
 #[async_trait]
 pub trait CatalogRepository: Send + Sync {
-    /// Replaces the whole catalog by `snapshot` (already validated). Inside a
+    /// Replaces the whole catalog by `snapshot` (already validated), every
+    /// field of every entry stored as given (retired flags and item source
+    /// ids included); an entry `snapshot` lacks is gone. Inside a
     /// transaction, readers see the old catalog or the new one, never a mix.
     async fn replace(&self, snapshot: &CatalogSnapshot) -> Result<(), RepoError>;
+
+    /// The whole stored catalog, retired entries included, every list by
+    /// id; `None` while the catalog is empty. Inside a transaction it also
+    /// keeps every other replacement out until the transaction ends, so a
+    /// unit that reads, merges and replaces replaces what it read.
+    async fn snapshot(&self) -> Result<Option<CatalogSnapshot>, RepoError>;
 
     /// The version of the stored snapshot; `None` while the catalog is empty.
     async fn version(&self) -> Result<Option<String>, RepoError>;
 
-    /// Every class, by id.
+    /// Every current class, by id.
     async fn classes(&self) -> Result<Vec<CharacterClass>, RepoError>;
 
-    /// Every server, by id.
+    /// Every current server, by id.
     async fn servers(&self) -> Result<Vec<GameServer>, RepoError>;
 
-    /// Items of `kind` (every kind when `None`) whose name contains `search`
-    /// ignoring case (every item when `None`), with an id above `after` when
-    /// given, by id ascending, at most `limit`.
+    /// Current items of `kind` (every kind when `None`) whose name contains
+    /// `search` ignoring case (every item when `None`), with an id above
+    /// `after` when given, by id ascending, at most `limit`.
     async fn items(
         &self,
         kind: Option<ItemKind>,
@@ -341,15 +353,16 @@ pub trait CatalogRepository: Send + Sync {
         limit: usize,
     ) -> Result<Vec<CatalogItem>, RepoError>;
 
-    /// How many items of `kind` the catalog holds.
+    /// How many current items of `kind` the catalog holds.
     async fn count_items(&self, kind: ItemKind) -> Result<u64, RepoError>;
 
-    /// The class with this id, if the catalog has it.
+    /// The class with this id, current or retired, if the catalog has it.
     async fn find_class(&self, id: ClassId) -> Result<Option<CharacterClass>, RepoError>;
 
-    /// The server with this id, if the catalog has it.
+    /// The server with this id, current or retired, if the catalog has it.
     async fn find_server(&self, id: ServerId) -> Result<Option<GameServer>, RepoError>;
 
-    /// The item with this id, of any kind, if the catalog has it.
+    /// The item with this id, of any kind, current or retired, if the
+    /// catalog has it.
     async fn find_item(&self, id: ItemId) -> Result<Option<CatalogItem>, RepoError>;
 }

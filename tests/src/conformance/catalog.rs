@@ -52,12 +52,12 @@ async fn stored_sample(storage: &FreshStorage) -> CatalogSnapshot {
     snapshot
 }
 
-/// `snapshot`'s items of `kind` (all when `None`), by id.
+/// `snapshot`'s current items of `kind` (all when `None`), by id.
 fn sorted_items(snapshot: &CatalogSnapshot, kind: Option<ItemKind>) -> Vec<CatalogItem> {
     let mut items: Vec<CatalogItem> = snapshot
         .items
         .iter()
-        .filter(|i| kind.is_none_or(|k| i.kind == k))
+        .filter(|i| !i.retired && kind.is_none_or(|k| i.kind == k))
         .cloned()
         .collect();
     items.sort_by_key(|i| i.id);
@@ -105,12 +105,22 @@ impl Seen {
         }
     }
 
-    /// What the catalog shows once `snapshot` is stored: the same, every
-    /// list by id.
+    /// What the catalog shows once `snapshot` is stored: its current
+    /// entries, every list by id.
     fn stored(snapshot: &CatalogSnapshot) -> Self {
-        let mut classes = snapshot.classes.clone();
+        let mut classes: Vec<_> = snapshot
+            .classes
+            .iter()
+            .filter(|c| !c.retired)
+            .cloned()
+            .collect();
         classes.sort_by_key(|c| c.id);
-        let mut servers = snapshot.servers.clone();
+        let mut servers: Vec<_> = snapshot
+            .servers
+            .iter()
+            .filter(|s| !s.retired)
+            .cloned()
+            .collect();
         servers.sort_by_key(|s| s.id);
         let counts = ItemKind::ALL
             .iter()
@@ -454,4 +464,196 @@ pub async fn a_first_replace_dropped_without_commit_leaves_the_catalog_empty(
 
     // Assert
     assert_eq!(Seen::read(&storage).await, Seen::nothing());
+}
+
+/// A catalog after a sync: some entries retired, some items with the
+/// source's ids (which collide across kinds).
+///
+/// | id | kind | name | source id | retired |
+/// |---|---|---|---|---|
+/// | 5 | quest | `Gobball Hunt` | 1 | no |
+/// | 6 | dungeon | `Gobball Dungeon` | 1 | yes |
+/// | 7 | quest | `Kwak Hunt` | — | yes |
+/// | 8 | achievement | `First Steps` | 2 | no |
+/// | 9 | dungeon | `Kwak Lair` | 2 | no |
+///
+/// Classes 1 (current) and 3 (retired); servers 401 (current) and 403
+/// (retired).
+fn synced() -> CatalogSnapshot {
+    a_catalog("synced-1")
+        .classes(&[(3, "Enutrof"), (1, "Feca")])
+        .servers(&[(403, "Draconiros"), (401, "Imagiro")])
+        .item(9, ItemKind::Dungeon, "Kwak Lair", 110)
+        .from_source(2)
+        .item(5, ItemKind::Quest, "Gobball Hunt", 1)
+        .from_source(1)
+        .item(7, ItemKind::Quest, "Kwak Hunt", 30)
+        .item(6, ItemKind::Dungeon, "Gobball Dungeon", 20)
+        .from_source(1)
+        .item(8, ItemKind::Achievement, "First Steps", 1)
+        .from_source(2)
+        .retired(&[3, 403, 6, 7])
+        .build()
+}
+
+pub async fn retired_entries_are_left_out_of_lists_and_counts(storage: FreshStorage) {
+    // Arrange
+    storage.catalog().replace(&synced()).await.expect("replace");
+
+    // Act
+    let seen = Seen::read(&storage).await;
+    let kwak = item_ids(&storage, None, Some("kwak"), None, 100).await;
+    let after_5 = item_ids(&storage, None, None, Some(5), 100).await;
+
+    // Assert
+    assert_eq!(
+        seen.classes,
+        [CharacterClass {
+            id: ClassId(1),
+            name: "Feca".to_owned(),
+            retired: false
+        }]
+    );
+    assert_eq!(
+        seen.servers,
+        [GameServer {
+            id: ServerId(401),
+            name: "Imagiro".to_owned(),
+            retired: false
+        }]
+    );
+    assert_eq!(
+        seen.items.iter().map(|i| i.id.0).collect::<Vec<_>>(),
+        [5, 8, 9]
+    );
+    assert_eq!(seen.counts, [1, 1, 1], "quest, achievement, dungeon");
+    assert_eq!(kwak, [9]);
+    assert_eq!(after_5, [8, 9]);
+}
+
+pub async fn retired_entries_are_still_found_by_id(storage: FreshStorage) {
+    // Arrange
+    storage.catalog().replace(&synced()).await.expect("replace");
+    let catalog = storage.catalog();
+
+    // Act
+    let class = catalog.find_class(ClassId(3)).await.expect("find class");
+    let server = catalog
+        .find_server(ServerId(403))
+        .await
+        .expect("find server");
+    let unsourced = catalog.find_item(ItemId(7)).await.expect("find item 7");
+    let sourced = catalog.find_item(ItemId(6)).await.expect("find item 6");
+    let current = catalog.find_item(ItemId(9)).await.expect("find item 9");
+
+    // Assert
+    assert_eq!(
+        class,
+        Some(CharacterClass {
+            id: ClassId(3),
+            name: "Enutrof".to_owned(),
+            retired: true
+        })
+    );
+    assert_eq!(
+        server,
+        Some(GameServer {
+            id: ServerId(403),
+            name: "Draconiros".to_owned(),
+            retired: true
+        })
+    );
+    assert_eq!(
+        unsourced,
+        Some(CatalogItem {
+            id: ItemId(7),
+            kind: ItemKind::Quest,
+            name: "Kwak Hunt".to_owned(),
+            level: 30,
+            source_id: None,
+            retired: true
+        })
+    );
+    assert_eq!(
+        sourced,
+        Some(CatalogItem {
+            id: ItemId(6),
+            kind: ItemKind::Dungeon,
+            name: "Gobball Dungeon".to_owned(),
+            level: 20,
+            source_id: Some(1),
+            retired: true
+        })
+    );
+    assert_eq!(
+        current,
+        Some(CatalogItem {
+            id: ItemId(9),
+            kind: ItemKind::Dungeon,
+            name: "Kwak Lair".to_owned(),
+            level: 110,
+            source_id: Some(2),
+            retired: false
+        })
+    );
+}
+
+pub async fn the_whole_catalog_reads_back_with_retired_entries_and_source_ids(
+    storage: FreshStorage,
+) {
+    // Arrange
+    let empty = storage
+        .catalog()
+        .snapshot()
+        .await
+        .expect("snapshot of nothing");
+    let stored = synced();
+    storage.catalog().replace(&stored).await.expect("replace");
+
+    // Act
+    let read = storage.catalog().snapshot().await.expect("snapshot");
+
+    // Assert: every entry, every list by id.
+    assert_eq!(empty, None);
+    assert_eq!(read, Some(stored.sorted()));
+}
+
+pub async fn a_catalog_read_merged_and_replaced_in_one_unit_keeps_its_ids(storage: FreshStorage) {
+    // Arrange: the unit retires class 1 and item 5, restores item 6, adds
+    // item 10, as a sync would.
+    storage.catalog().replace(&synced()).await.expect("replace");
+    let tx = storage.begin().await.expect("begin");
+    let mut next = tx
+        .catalog()
+        .snapshot()
+        .await
+        .expect("snapshot inside")
+        .expect("a catalog");
+    next.version = "synced-2".to_owned();
+    next.classes[0].retired = true;
+    next.items[0].retired = true;
+    next.items[1].retired = false;
+    next.items.push(CatalogItem {
+        id: ItemId(10),
+        kind: ItemKind::Quest,
+        name: "Dofus Quest".to_owned(),
+        level: 100,
+        source_id: Some(3),
+        retired: false,
+    });
+
+    // Act
+    tx.catalog().replace(&next).await.expect("replace inside");
+    tx.commit().await.expect("commit");
+
+    // Assert
+    let read = storage.catalog().snapshot().await.expect("snapshot");
+    assert_eq!(read, Some(next.clone()));
+    let seen = Seen::read(&storage).await;
+    assert_eq!(seen.classes, Vec::<CharacterClass>::new());
+    assert_eq!(
+        seen.items.iter().map(|i| i.id.0).collect::<Vec<_>>(),
+        [6, 8, 9, 10]
+    );
+    assert_eq!(seen.version.as_deref(), Some("synced-2"));
 }

@@ -162,6 +162,33 @@ pub async fn a_class_or_server_the_catalog_no_longer_holds_is_named_by_an_empty_
     assert_eq!(shown, Some(expected));
 }
 
+pub async fn a_retired_class_or_server_still_names_the_character(storage: FreshStorage) {
+    // Arrange: a sync retired Iop and Draconiros.
+    let (owner, account) = owner_with_account(&storage).await;
+    let character = a_character_of(owner.id, account.id)
+        .class(IOP)
+        .server(DRACONIROS)
+        .build();
+    store_characters(&storage, &[&character]).await;
+    let retired = a_catalog("roster-2")
+        .classes(&[(8, "Iop"), (1, "Feca")])
+        .servers(&[(403, "Draconiros"), (401, "Imagiro")])
+        .retired(&[8, 403])
+        .build();
+    storage.catalog().replace(&retired).await.expect("replace");
+
+    // Act
+    let shown = found(&storage, &owner, character.id).await;
+
+    // Assert
+    let expected = CharacterView {
+        class_name: "Iop".to_owned(),
+        server_name: "Draconiros".to_owned(),
+        ..view(&character, &account)
+    };
+    assert_eq!(shown, Some(expected));
+}
+
 pub async fn a_character_of_a_deleted_account_keeps_the_accounts_name(storage: FreshStorage) {
     // Arrange: deleting the account leaves its characters to the caller.
     let (owner, account) = owner_with_account(&storage).await;

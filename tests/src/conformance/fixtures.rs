@@ -472,10 +472,12 @@ pub fn a_catalog(version: &str) -> CatalogBuilder {
         classes: vec![CharacterClass {
             id: ClassId(1),
             name: "Feca".to_owned(),
+            retired: false,
         }],
         servers: vec![GameServer {
             id: ServerId(401),
             name: "Imagiro".to_owned(),
+            retired: false,
         }],
         items: Vec::new(),
     })
@@ -494,6 +496,7 @@ impl CatalogBuilder {
             .map(|&(id, name)| CharacterClass {
                 id: ClassId(id),
                 name: name.to_owned(),
+                retired: false,
             })
             .collect();
         self
@@ -506,19 +509,45 @@ impl CatalogBuilder {
             .map(|&(id, name)| GameServer {
                 id: ServerId(id),
                 name: name.to_owned(),
+                retired: false,
             })
             .collect();
         self
     }
 
-    /// Adds one item.
+    /// Adds one current item, with no source id.
     pub fn item(mut self, id: i64, kind: ItemKind, name: &str, level: i16) -> Self {
         self.0.items.push(CatalogItem {
             id: ItemId(id),
             kind,
             name: name.to_owned(),
             level,
+            source_id: None,
+            retired: false,
         });
+        self
+    }
+
+    /// Gives the last item added the source id `source_id`.
+    pub fn from_source(mut self, source_id: i64) -> Self {
+        if let Some(item) = self.0.items.last_mut() {
+            item.source_id = Some(source_id);
+        }
+        self
+    }
+
+    /// Retires the classes, servers and items with these ids (an id is
+    /// looked up in every list, so fixtures pick ids that do not overlap).
+    pub fn retired(mut self, ids: &[i64]) -> Self {
+        for class in &mut self.0.classes {
+            class.retired |= ids.contains(&i64::from(class.id.0));
+        }
+        for server in &mut self.0.servers {
+            server.retired |= ids.contains(&i64::from(server.id.0));
+        }
+        for item in &mut self.0.items {
+            item.retired |= ids.contains(&item.id.0);
+        }
         self
     }
 

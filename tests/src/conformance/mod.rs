@@ -186,6 +186,10 @@ macro_rules! storage_conformance {
                 a_replace_committed_in_a_transaction_is_visible_afterwards,
                 a_replace_in_a_transaction_dropped_without_commit_leaves_the_old_catalog,
                 a_first_replace_dropped_without_commit_leaves_the_catalog_empty,
+                retired_entries_are_left_out_of_lists_and_counts,
+                retired_entries_are_still_found_by_id,
+                the_whole_catalog_reads_back_with_retired_entries_and_source_ids,
+                a_catalog_read_merged_and_replaced_in_one_unit_keeps_its_ids,
             ]);
 
             $crate::storage_conformance!(@group $fresh, accounts [
@@ -209,6 +213,7 @@ macro_rules! storage_conformance {
             $crate::storage_conformance!(@group $fresh, characters [
                 inserting_a_character_then_finding_it_returns_every_field_and_its_names,
                 a_class_or_server_the_catalog_no_longer_holds_is_named_by_an_empty_string,
+                a_retired_class_or_server_still_names_the_character,
                 a_character_of_a_deleted_account_keeps_the_accounts_name,
                 inserting_a_character_with_a_taken_id_is_a_duplicate,
                 a_live_characters_name_ignoring_case_on_the_same_server_is_a_duplicate,
@@ -262,6 +267,7 @@ macro_rules! storage_conformance {
                 listing_filters_by_kind_and_status_and_pages_with_the_total,
                 counting_counts_each_kind_and_status_and_leaves_out_empty_pairs,
                 items_the_catalog_no_longer_holds_are_left_out_of_lists_and_counts,
+                progress_on_a_retired_item_is_listed_with_its_name_but_not_counted,
                 progress_on_an_item_is_read_for_the_owners_live_characters_among_those_given,
                 a_deleted_characters_progressions_vanish,
                 upserts_in_a_transaction_dropped_without_commit_leave_the_previous_progress,

@@ -363,6 +363,46 @@ pub async fn items_the_catalog_no_longer_holds_are_left_out_of_lists_and_counts(
     assert_eq!(counts, vec![(ItemKind::Quest, Done, 1)]);
 }
 
+pub async fn progress_on_a_retired_item_is_listed_with_its_name_but_not_counted(
+    storage: FreshStorage,
+) {
+    // Arrange: progress on items 10 and 20, then a sync retires 20.
+    let (owner, c, _) = owner_with_characters(&storage).await;
+    let kept = a_progression(c.id, 10, Done, at(1));
+    let retired = a_progression(c.id, 20, Done, at(2));
+    store_progressions(&storage, owner.id, &[&kept, &retired]).await;
+    let synced = a_catalog("roster-2")
+        .item(10, ItemKind::Quest, "Gobball Hunt", 1)
+        .item(20, ItemKind::Dungeon, "Gobball Dungeon", 20)
+        .retired(&[20])
+        .build();
+    storage.catalog().replace(&synced).await.expect("replace");
+
+    // Act
+    let listed = storage
+        .progressions()
+        .list(owner.id, c.id, None, None, page(1, 20))
+        .await
+        .expect("list");
+    let counts = counted(&storage, &owner, &c).await;
+
+    // Assert
+    let names: Vec<(i64, ItemKind, &str)> = listed
+        .items
+        .iter()
+        .map(|v| (v.progression.item_id.0, v.kind, v.item_name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (10, ItemKind::Quest, "Gobball Hunt"),
+            (20, ItemKind::Dungeon, "Gobball Dungeon")
+        ]
+    );
+    assert_eq!(listed.total, 2);
+    assert_eq!(counts, vec![(ItemKind::Quest, Done, 1)]);
+}
+
 pub async fn progress_on_an_item_is_read_for_the_owners_live_characters_among_those_given(
     storage: FreshStorage,
 ) {
