@@ -9,6 +9,7 @@ use std::time::Duration as StdDuration;
 
 use adapter_argon2::Argon2Hasher;
 use adapter_catalog::BundledCatalog;
+use adapter_dofusdb::{DofusDbConfig, DofusDbSource};
 use adapter_http::{HttpConfig, HttpDeps};
 use adapter_memory::MemoryStorage;
 use adapter_paseto::PasetoSigner;
@@ -20,6 +21,7 @@ use application::api_keys::ApiKeyService;
 use application::audit::AuditLog;
 use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
 use application::catalog::CatalogService;
+use application::catalog_sync::CatalogSync;
 use application::health::Health;
 use application::jobs::{JobRegistry, JobsService};
 use application::maintenance;
@@ -133,7 +135,7 @@ impl App {
             random: Arc::clone(&random),
         };
         let auth = Arc::new(AuthService::new(ports, sealer, policy));
-        let registry = Arc::new(job_registry(config, &storage, &clock));
+        let registry = Arc::new(job_registry(config, &storage, &clock, &random)?);
         let schedule = if embedded {
             vec![
                 (maintenance::SESSIONS_PURGE, MAINTENANCE_EVERY),
@@ -306,9 +308,9 @@ fn job_registry(
     config: &Config,
     storage: &Arc<dyn Storage>,
     clock: &Arc<dyn Clock>,
-) -> JobRegistry {
-    let _ = config.catalog_source;
-    JobRegistry::default()
+    random: &Arc<dyn Random>,
+) -> anyhow::Result<JobRegistry> {
+    let mut registry = JobRegistry::default()
         .with(Arc::new(maintenance::SessionsPurge {
             storage: Arc::clone(storage),
             clock: Arc::clone(clock),
@@ -317,7 +319,25 @@ fn job_registry(
         .with(Arc::new(maintenance::JobsPrune {
             storage: Arc::clone(storage),
             clock: Arc::clone(clock),
-        }))
+        }));
+    if let Some(url) = &config.catalog_source {
+        let source = DofusDbSource::new(DofusDbConfig {
+            language: config.catalog_lang,
+            requests_per_second: config.catalog_rps,
+            ..DofusDbConfig::new(url.clone())
+        })
+        .map_err(|e| ConfigError {
+            variable: "ROSTER_CATALOG_SOURCE".into(),
+            message: e.to_string(),
+        })?;
+        registry = registry.with(Arc::new(CatalogSync {
+            storage: Arc::clone(storage),
+            source: Arc::new(source),
+            clock: Arc::clone(clock),
+            random: Arc::clone(random),
+        }));
+    }
+    Ok(registry)
 }
 
 impl StorageChoice {

@@ -40,6 +40,8 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "0004_jobs.sql",
         sql: include_str!("../../../migrations/0004_jobs.sql"),
+    },
+    Migration {
         version: 5,
         name: "0005_catalog_sources.sql",
         sql: include_str!("../../../migrations/0005_catalog_sources.sql"),
