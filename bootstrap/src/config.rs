@@ -245,6 +245,10 @@ pub static SETTINGS: &[Setting] = &[
         .unit("jobs")
         .expects("a number of jobs, 1 to 256", "4")
         .about("jobs one worker (`roster worker`, or the one in `serve`) runs at once"),
+    Setting::new("ROSTER_WORKER_POLL", Value(|| "5".to_owned()))
+        .unit("seconds")
+        .expects("a number of seconds from 0.01 to 300, decimals allowed", "5")
+        .about("how often an idle worker looks at the queue when no enqueue woke it"),
     Setting::new("ROSTER_LOG", Value(|| "info".to_owned()))
         .expects(
             "a log filter: error|warn|info|debug|trace or target=level,…",
@@ -328,6 +332,7 @@ pub struct Config {
     /// `serve` also runs a worker.
     pub worker_embedded: bool,
     pub worker_concurrency: usize,
+    pub worker_poll: std::time::Duration,
 }
 
 impl fmt::Debug for Config {
@@ -366,6 +371,7 @@ impl fmt::Debug for Config {
             .field("catalog_rps", &self.catalog_rps)
             .field("worker_embedded", &self.worker_embedded)
             .field("worker_concurrency", &self.worker_concurrency)
+            .field("worker_poll", &self.worker_poll)
             .finish()
     }
 }
@@ -505,6 +511,9 @@ impl Config {
         };
         let worker_concurrency: usize =
             vars.parse("ROSTER_WORKER_CONCURRENCY", |&n| (1..=256).contains(&n))?;
+        let worker_poll: f64 =
+            vars.parse("ROSTER_WORKER_POLL", |&s: &f64| (0.01..=300.0).contains(&s))?;
+        let worker_poll = std::time::Duration::from_secs_f64(worker_poll);
         let catalog_source = match vars.get("ROSTER_CATALOG_SOURCE") {
             Some(url) => {
                 let checked = adapter_dofusdb::DofusDbConfig::new(url);
@@ -545,6 +554,7 @@ impl Config {
             catalog_rps,
             worker_embedded,
             worker_concurrency,
+            worker_poll,
         };
         Ok(config)
     }

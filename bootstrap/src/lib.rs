@@ -152,6 +152,7 @@ impl App {
             random: Arc::clone(&random),
             config: WorkerConfig {
                 concurrency: config.worker_concurrency,
+                poll: config.worker_poll,
                 schedule,
                 ..WorkerConfig::default()
             },

@@ -47,6 +47,24 @@ enum Command {
     },
     /// Print a new PASERK secret key for ROSTER_TOKEN_KEY.
     Keygen,
+    /// Run background jobs only (no HTTP) until SIGTERM; needs DATABASE_URL.
+    ///
+    /// Runs ROSTER_WORKER_CONCURRENCY jobs at once. On SIGTERM or SIGINT it
+    /// takes no new job, lets running ones finish for 20 s, then gives the
+    /// rest back to the queue for another worker.
+    Worker,
+    /// Run one periodic task once and exit (0 on success); needs DATABASE_URL.
+    ///
+    /// For a platform scheduler (a Kubernetes CronJob, a systemd timer).
+    /// `roster cron --list` names the tasks.
+    Cron {
+        /// The task to run.
+        #[arg(required_unless_present = "list")]
+        task: Option<String>,
+        /// List the tasks and exit.
+        #[arg(long, conflicts_with = "task")]
+        list: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,7 +157,103 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::Worker => worker(config).await,
+        Command::Cron { list: true, .. } => {
+            for task in application::maintenance::TASKS {
+                print(format_args!("{:<16} {}", task.name, task.summary))?;
+            }
+            Ok(())
+        }
+        Command::Cron { task, .. } => cron(config, task.as_deref().unwrap_or_default()).await,
     }
+}
+
+/// Runs one periodic task, after checking its name before anything else.
+async fn cron(config: Config, name: &str) -> anyhow::Result<()> {
+    use application::maintenance::TASKS;
+    if !TASKS.iter().any(|t| t.name == name) {
+        let names: Vec<&str> = TASKS.iter().map(|t| t.name).collect();
+        anyhow::bail!(
+            "unknown task {name:?}; the tasks are {} (`roster cron --list` says what each does)",
+            names.join(", ")
+        );
+    }
+    if config.database_url.is_none() {
+        anyhow::bail!(
+            "DATABASE_URL: `roster cron` works on the database; with memory storage the embedded worker runs these tasks itself"
+        );
+    }
+    init_logging(&config)?;
+    let storage = bootstrap::open_storage(&config).await?;
+    let clock = SystemClock;
+    match name {
+        "sessions.purge" => {
+            let (sessions, copies) = application::maintenance::purge_sessions(
+                storage.storage.as_ref(),
+                &clock,
+                config.refresh_reuse_grace,
+            )
+            .await?;
+            tracing::info!(sessions, copies, "cron sessions.purge done");
+        }
+        "jobs.prune" => {
+            let deleted = application::jobs::prune(
+                storage.storage.as_ref(),
+                domain::ports::Clock::now(&clock),
+            )
+            .await?;
+            tracing::info!(deleted, "cron jobs.prune done");
+        }
+        "catalog.sync" => {
+            if config.catalog_source.is_none() {
+                anyhow::bail!("ROSTER_CATALOG_SOURCE: a catalog sync needs a source; it is unset");
+            }
+            let enqueued = application::jobs::enqueue(
+                storage.storage.as_ref(),
+                &application::catalog_sync::CATALOG_SYNC,
+                &serde_json::json!({}),
+                &clock,
+                &OsRandom,
+            )
+            .await?;
+            let created = matches!(enqueued, domain::Enqueued::Created(_));
+            tracing::info!(job.id = %enqueued.job().id, created, "cron catalog.sync done");
+        }
+        _ => unreachable!("checked above"),
+    }
+    Ok(())
+}
+
+/// Runs jobs until SIGTERM or SIGINT.
+async fn worker(config: Config) -> anyhow::Result<()> {
+    if config.database_url.is_none() {
+        anyhow::bail!(
+            "DATABASE_URL: `roster worker` drains the job queue in the database; with memory storage `roster serve` runs the jobs itself"
+        );
+    }
+    init_logging(&config)?;
+    let shutdown = shutdown_signal()?;
+    let storage = bootstrap::open_storage(&config).await?;
+    let app = App::build(&config, storage, Arc::new(SystemClock))?;
+    let stopped = app.worker().run(shutdown).await;
+    tracing::info!(
+        finished = stopped.finished,
+        released = stopped.released,
+        "roster worker stopped"
+    );
+    Ok(())
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_env_filter(
+            EnvFilter::try_new(&config.log).map_err(|e| anyhow::anyhow!("ROSTER_LOG: {e}"))?,
+        )
+        .init();
+    Ok(())
 }
 
 /// Prints `text` and a newline to stdout. A reader that has gone away
@@ -154,14 +268,7 @@ fn print(text: impl Display) -> io::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_env_filter(
-            EnvFilter::try_new(&config.log).map_err(|e| anyhow::anyhow!("ROSTER_LOG: {e}"))?,
-        )
-        .init();
+    init_logging(&config)?;
 
     let storage = bootstrap::open_storage(&config).await?;
     let app = App::build(&config, storage, Arc::new(SystemClock))?;
@@ -207,7 +314,7 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
                 _ = interrupt.recv() => {},
                 _ = terminate.recv() => {},
             }
-            tracing::info!("shutdown requested; finishing in-flight requests");
+            tracing::info!("shutdown requested; finishing in-flight work");
         })
     }
     #[cfg(not(unix))]

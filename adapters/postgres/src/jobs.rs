@@ -186,7 +186,7 @@ impl<E: Exec> JobRepository for Repos<E> {
             .0
             .query(
                 "SELECT name, output::text AS output, finished_at FROM job_steps \
-                 WHERE job_id = $1 ORDER BY finished_at, name",
+                 WHERE job_id = $1 ORDER BY seq",
                 &[&id.as_uuid()],
             )
             .await?;
@@ -292,7 +292,8 @@ impl<E: Exec> JobRepository for Repos<E> {
                  INSERT INTO job_steps (job_id, name, output, finished_at) \
                  SELECT id, $3, $4::text::jsonb, $5 FROM held \
                  ON CONFLICT (job_id, name) \
-                     DO UPDATE SET output = EXCLUDED.output, finished_at = EXCLUDED.finished_at \
+                     DO UPDATE SET output = EXCLUDED.output, finished_at = EXCLUDED.finished_at, \
+                                   seq = DEFAULT \
                  RETURNING job_id",
                 &[
                     &id.as_uuid(),
