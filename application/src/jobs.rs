@@ -92,7 +92,9 @@ pub struct JobContext {
     lease: LeaseId,
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
-    steps: Mutex<HashMap<String, String>>,
+    /// The finished steps, read on the first call that needs them: a job
+    /// that uses no step costs no read.
+    steps: Mutex<Option<HashMap<String, String>>>,
 }
 
 impl std::fmt::Debug for JobContext {
@@ -105,31 +107,46 @@ impl std::fmt::Debug for JobContext {
 }
 
 impl JobContext {
-    /// The context of a claimed job, with the steps it already finished
-    /// (read again: a claim does not load them).
-    pub async fn load(
+    /// The context of a claimed job.
+    pub fn new(
         job: Job,
         storage: Arc<dyn Storage>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, JobError> {
         let lease = job.lease.ok_or(JobError::LeaseLost)?.id;
-        let stored = storage
-            .jobs()
-            .find(job.id)
-            .await?
-            .ok_or(JobError::LeaseLost)?;
-        let steps = stored
-            .steps
-            .into_iter()
-            .map(|step| (step.name, step.output))
-            .collect();
         Ok(Self {
             job,
             lease,
             storage,
             clock,
-            steps: Mutex::new(steps),
+            steps: Mutex::new(None),
         })
+    }
+
+    fn with_steps<R>(&self, f: impl FnOnce(&mut Option<HashMap<String, String>>) -> R) -> R {
+        f(&mut self.steps.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The stored result of step `name`; the job's steps are read the first
+    /// time.
+    async fn stored_step(&self, name: &str) -> Result<Option<String>, JobError> {
+        if let Some(found) = self.with_steps(|steps| steps.as_ref().map(|s| s.get(name).cloned())) {
+            return Ok(found);
+        }
+        let stored = self
+            .storage
+            .jobs()
+            .find(self.job.id)
+            .await?
+            .ok_or(JobError::LeaseLost)?;
+        let steps: HashMap<String, String> = stored
+            .steps
+            .into_iter()
+            .map(|step| (step.name, step.output))
+            .collect();
+        let found = steps.get(name).cloned();
+        self.with_steps(|slot| *slot = Some(steps));
+        Ok(found)
     }
 
     pub fn job(&self) -> &Job {
@@ -147,14 +164,6 @@ impl JobContext {
         })
     }
 
-    /// Whether the step `name` finished in an earlier attempt.
-    pub fn has_step(&self, name: &str) -> bool {
-        self.steps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(name)
-    }
-
     /// Runs the step `name` once: when an earlier attempt finished it, its
     /// stored result is returned without running `work` again; otherwise
     /// `work` runs and its result is stored before it is returned.
@@ -163,13 +172,7 @@ impl JobContext {
         T: Serialize + DeserializeOwned,
         F: Future<Output = Result<T, JobError>>,
     {
-        let stored = self
-            .steps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned();
-        if let Some(output) = stored {
+        if let Some(output) = self.stored_step(name).await? {
             return serde_json::from_str(&output).map_err(|e| {
                 JobError::Permanent(format!(
                     "the stored result of step {name} is unreadable: {e}"
@@ -192,10 +195,11 @@ impl JobContext {
         {
             return Err(JobError::LeaseLost);
         }
-        self.steps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name.to_owned(), output);
+        self.with_steps(|steps| {
+            if let Some(steps) = steps {
+                steps.insert(name.to_owned(), output);
+            }
+        });
         Ok(value)
     }
 

@@ -266,13 +266,11 @@ impl Worker {
         kind: &JobKind,
         release: &mut watch::Receiver<bool>,
     ) -> Option<Outcome> {
-        let context = match JobContext::load(
+        let context = match JobContext::new(
             job.clone(),
             Arc::clone(&self.storage),
             Arc::clone(&self.clock),
-        )
-        .await
-        {
+        ) {
             Ok(context) => Arc::new(context),
             Err(error) => return Some(Outcome::Failed(error)),
         };
