@@ -292,7 +292,7 @@ pub struct StorageChoice {
 #[derive(Clone)]
 enum Backend {
     Memory(MemoryStorage),
-    Postgres(PgStorage),
+    Postgres(Box<PgStorage>),
 }
 
 impl Backend {
@@ -356,7 +356,7 @@ impl StorageChoice {
         Self {
             storage: Arc::new(postgres.clone()),
             embedded: false,
-            backend: Backend::Postgres(postgres),
+            backend: Backend::Postgres(Box::new(postgres)),
         }
     }
 

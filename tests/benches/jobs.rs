@@ -14,6 +14,9 @@
 //!
 //! `cargo bench -p tests --bench jobs` (PostgreSQL on 127.0.0.1:5432).
 
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 

@@ -668,7 +668,7 @@ pub async fn concurrent_workers_run_each_job_exactly_once(queue: FreshQueue) {
     for worker in workers {
         worker.await.expect("a worker");
     }
-    let runs = runs.lock().unwrap();
+    let runs = runs.lock().unwrap().clone();
     assert_eq!(runs.len(), JOBS);
     assert!(runs.values().all(|&n| n == 1), "{runs:?}");
     let succeeded = JobFilter {
