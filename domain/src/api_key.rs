@@ -44,19 +44,14 @@ impl ApiKeyName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
-        match name.chars().count() {
-            0 => Err(FieldError::new("name", "must not be empty")),
-            n if n > Self::MAX_CHARS => Err(FieldError::new(
-                "name",
-                format!("must be at most {} characters", Self::MAX_CHARS),
-            )),
-            _ if name.chars().any(char::is_control) => Err(FieldError::new(
-                "name",
-                "must not contain control characters",
-            )),
-            _ => Ok(Self(name.to_owned())),
-        }
+        crate::text::name("name", raw, 1, Self::MAX_CHARS, || {
+            if raw.trim().is_empty() {
+                "must not be empty".into()
+            } else {
+                format!("must be at most {} characters", Self::MAX_CHARS)
+            }
+        })
+        .map(Self)
     }
 
     /// A name read back from storage, which only ever holds parsed ones:

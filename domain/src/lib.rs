@@ -16,6 +16,7 @@ pub mod ports;
 pub mod query;
 pub mod roster;
 pub mod session;
+pub mod text;
 pub mod token;
 pub mod user;
 

@@ -13,7 +13,8 @@ use crate::error::{FieldError, ValidationErrors};
 use crate::ids::{AccountId, CharacterId, TeamId, UserId};
 
 /// The name of an account, a character or a team: 2–50 characters once
-/// trimmed, no control characters. Uniqueness ignores case.
+/// normalised and trimmed, nothing invisible, something visible
+/// ([`crate::text::name`]). Uniqueness ignores case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterName(String);
 
@@ -26,25 +27,14 @@ impl RosterName {
     /// Parses what a client sent; `field` names the input in the error
     /// (`name`).
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
-        let len = name.chars().count();
-        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&len) {
-            return Err(FieldError::new(
-                field,
-                format!(
-                    "must be {} to {} characters",
-                    Self::MIN_CHARS,
-                    Self::MAX_CHARS
-                ),
-            ));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                field,
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
+        crate::text::name(field, raw, Self::MIN_CHARS, Self::MAX_CHARS, || {
+            format!(
+                "must be {} to {} characters",
+                Self::MIN_CHARS,
+                Self::MAX_CHARS
+            )
+        })
+        .map(Self)
     }
 
     /// A name read back from storage, which only ever holds parsed names:
@@ -65,8 +55,9 @@ impl fmt::Display for RosterName {
 }
 
 /// Free text a user keeps beside an account or a team: at most 500
-/// characters once trimmed; line breaks and tabs allowed, other control
-/// characters not. Empty text is no text (`None` from [`Notes::parse`]).
+/// characters once normalised and trimmed; line breaks and tabs allowed,
+/// nothing else invisible ([`crate::text`]). Empty text is no text (`None`
+/// from [`Notes::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notes(String);
 
@@ -76,23 +67,15 @@ impl Notes {
 
     /// Parses what a client sent; `field` names the input in the error.
     pub fn parse(field: &'static str, raw: &str) -> Result<Option<Self>, FieldError> {
-        let text = raw.trim();
+        let text = crate::text::normalized(raw);
         if text.chars().count() > Self::MAX_CHARS {
             return Err(FieldError::new(
                 field,
                 format!("must be at most {} characters", Self::MAX_CHARS),
             ));
         }
-        if text
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(FieldError::new(
-                field,
-                "must not contain control characters other than line breaks and tabs",
-            ));
-        }
-        Ok((!text.is_empty()).then(|| Self(text.to_owned())))
+        crate::text::check_invisible(field, &text, &crate::text::LINE_BREAKS)?;
+        Ok((!text.is_empty()).then_some(Self(text)))
     }
 
     /// Text read back from storage, which only ever holds parsed notes: for

@@ -109,7 +109,8 @@ impl fmt::Display for Email {
     }
 }
 
-/// The name a user shows: 1–50 characters once trimmed, no control characters.
+/// The name a user shows: 1–50 characters once normalised and trimmed,
+/// nothing invisible, something visible ([`crate::text::name`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -117,24 +118,14 @@ impl DisplayName {
     pub const MAX_CHARS: usize = 50;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let name = raw.trim();
-        let len = name.chars().count();
-        if len == 0 {
-            return Err(FieldError::new("displayName", "must not be empty"));
-        }
-        if len > Self::MAX_CHARS {
-            return Err(FieldError::new(
-                "displayName",
-                format!("must be at most {} characters", Self::MAX_CHARS),
-            ));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                "displayName",
-                "must not contain control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
+        crate::text::name("displayName", raw, 1, Self::MAX_CHARS, || {
+            if raw.trim().is_empty() {
+                "must not be empty".into()
+            } else {
+                format!("must be at most {} characters", Self::MAX_CHARS)
+            }
+        })
+        .map(Self)
     }
 
     /// A name read back from storage, which only ever holds parsed ones:
