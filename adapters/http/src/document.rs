@@ -252,21 +252,23 @@ fn enumerate_error_codes(document: &mut Value) {
     }
 }
 
+/// The characters the domain refuses in searches and filters: the control
+/// characters (`char::is_control`, Unicode's `Cc`), as inclusive ranges of
+/// code points.
+const CONTROL: [(u32, u32); 2] = [(0x00, 0x1f), (0x7f, 0x9f)];
+
 /// A pattern matching text with no code point of `refused` but for
-/// `allowed`. Code points of the Basic Multilingual Plane are written as
-/// `\uXXXX`; the others as themselves, since ECMA-262 has no escape for
-/// them outside its `u` mode (in which a literal one is one code point, as
-/// in Python's `re`, which schemathesis uses).
+/// `allowed`, within the Basic Multilingual Plane. Code points above it
+/// are left out: OpenAPI's patterns are ECMA-262 without its `u` mode,
+/// where such a code point is two UTF-16 units and cannot be a class's
+/// member or a range's end (schemathesis refuses such a pattern). The
+/// server still refuses those of `refused` (private use of planes 15–16,
+/// tags, the planes' noncharacters, a few format characters).
 fn pattern_without(refused: &[(u32, u32)], allowed: &[char]) -> String {
-    let write = |class: &mut String, code: u32| {
-        if code <= 0xFFFF {
-            class.push_str(&format!("\\u{code:04x}"));
-        } else if let Some(c) = char::from_u32(code) {
-            class.push(c);
-        }
-    };
+    let write = |class: &mut String, code: u32| class.push_str(&format!("\\u{code:04x}"));
     let mut class = String::new();
-    for &(first, last) in refused {
+    for &(first, last) in refused.iter().filter(|(first, _)| *first <= 0xFFFF) {
+        let last = last.min(0xFFFF);
         let mut start = None;
         for code in first..=last + 1 {
             let is_refused =
@@ -294,22 +296,23 @@ fn state_rules(document: &mut Value) {
     let level = json!({"minimum": Level::MIN, "maximum": Level::MAX});
     let email = json!({"format": "email"});
     let invisible = domain::text::invisible_ranges();
-    let plain = json!({"pattern": pattern_without(&invisible, &[])});
+    let names = json!({"pattern": pattern_without(&invisible, &[])});
     let lines = json!({"pattern": pattern_without(&invisible, &domain::text::LINE_BREAKS)});
+    let plain = json!({"pattern": pattern_without(&CONTROL, &[])});
     let schemas = schemas(document);
     for (name, property, rule) in [
         ("CreateCharacterRequest", "level", &level),
         ("UpdateCharacterRequest", "level", &level),
         ("RegisterRequest", "email", &email),
         ("LoginRequest", "email", &email),
-        ("CreateAccountRequest", "name", &plain),
-        ("UpdateAccountRequest", "name", &plain),
-        ("CreateCharacterRequest", "name", &plain),
-        ("UpdateCharacterRequest", "name", &plain),
-        ("CreateTeamRequest", "name", &plain),
-        ("UpdateTeamRequest", "name", &plain),
-        ("RegisterRequest", "displayName", &plain),
-        ("CreateKeyRequest", "name", &plain),
+        ("CreateAccountRequest", "name", &names),
+        ("UpdateAccountRequest", "name", &names),
+        ("CreateCharacterRequest", "name", &names),
+        ("UpdateCharacterRequest", "name", &names),
+        ("CreateTeamRequest", "name", &names),
+        ("UpdateTeamRequest", "name", &names),
+        ("RegisterRequest", "displayName", &names),
+        ("CreateKeyRequest", "name", &names),
         ("CreateAccountRequest", "notes", &lines),
         ("UpdateAccountRequest", "notes", &lines),
         ("CreateTeamRequest", "description", &lines),
@@ -470,8 +473,10 @@ mod tests {
         let names = regex::Regex::new(&pattern_without(&invisible, &[])).unwrap();
         let notes =
             regex::Regex::new(&pattern_without(&invisible, &domain::text::LINE_BREAKS)).unwrap();
-        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+        let controls = regex::Regex::new(&pattern_without(&CONTROL, &[])).unwrap();
+        for c in (0..=0xFFFF).filter_map(char::from_u32) {
             let text = c.to_string();
+            assert_eq!(controls.is_match(&text), !c.is_control(), "{:?}", c);
             let hidden = domain::text::is_invisible(c);
             assert_eq!(names.is_match(&text), !hidden, "{:?}", c);
             assert_eq!(
