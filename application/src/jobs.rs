@@ -454,6 +454,16 @@ impl JobsService {
         per_page: usize,
     ) -> Result<JobPage, JobsError> {
         require_admin(caller)?;
+        if filter
+            .kind
+            .as_deref()
+            .is_some_and(|kind| kind.chars().any(char::is_control))
+        {
+            return Err(JobsError::Validation(ValidationErrors::single(
+                "kind",
+                "must not contain control characters",
+            )));
+        }
         let before = cursor
             .map(|text| {
                 cursor::decode(text).map(JobId::from_uuid).ok_or_else(|| {

@@ -404,6 +404,10 @@ async fn bad_job_requests_get_clear_errors() {
     app.get("/admin/jobs?cursor=nope", bearer)
         .await
         .expect_invalid_field("cursor");
+    // PostgreSQL refuses a NUL in text: it must be a 400, not a 500.
+    app.get("/admin/jobs?kind=a%00b", bearer)
+        .await
+        .expect_invalid_field("kind");
     // A job that is not dead cannot be retried, and stays as it was.
     let id = start_sync(&app, &admin).await;
     let done = until(&app, &admin, &id, &["succeeded"]).await;

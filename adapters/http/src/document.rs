@@ -352,6 +352,14 @@ fn state_rules(document: &mut Value) {
                     rule
                 }
                 "search" | "resourceType" | "resourceId" => plain.clone(),
+                // A job kind is free text (`GET /admin/jobs`); the catalog's
+                // `kind` is an enum and needs no pattern.
+                "kind"
+                    if parameter["schema"]["type"] == "string"
+                        && parameter["schema"].get("enum").is_none() =>
+                {
+                    plain.clone()
+                }
                 "sort" => json!({
                     "enum": sort_keys,
                     "x-enum-varnames": sort_keys.iter().map(|key| enum_varname(key)).collect::<Vec<_>>(),
