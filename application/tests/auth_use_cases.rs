@@ -472,8 +472,14 @@ async fn reuse_in_one_family_leaves_the_users_other_logins_alone() {
         .expect("refresh");
 
     h.clock.advance(Duration::seconds(11));
-    let _ = h.auth.refresh(&phone.refresh_token, &client()).await;
+    let reused = h.auth.refresh(&phone.refresh_token, &client()).await;
 
+    // The reuse is refused (and ends the phone's family)…
+    assert!(
+        matches!(reused, Err(AuthError::Unauthenticated)),
+        "{reused:?}"
+    );
+    // …while the laptop's login lives on.
     h.auth
         .authenticate(laptop.access_token.expose())
         .await

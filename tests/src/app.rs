@@ -43,11 +43,24 @@ pub enum Backend {
 impl Backend {
     /// The backend of this test binary: PostgreSQL for test targets whose
     /// name ends in `_postgres` (declared in `tests/Cargo.toml` over the same
-    /// source files), memory otherwise. `TEST_BACKEND=memory|postgres`
-    /// overrides it. Not a `ROSTER_*` variable on purpose: the server refuses
+    /// source files), memory otherwise. `TEST_BACKEND=postgres` runs a
+    /// memory binary on PostgreSQL; `TEST_BACKEND=memory` is refused by a
+    /// twin. Not a `ROSTER_*` variable on purpose: the server refuses
     /// unknown `ROSTER_*` settings.
     pub fn selected() -> Self {
+        let binary = std::env::current_exe().ok();
+        let target = binary
+            .as_deref()
+            .and_then(|path| path.file_stem())
+            .and_then(|stem| stem.to_str())
+            .and_then(|stem| stem.rsplit_once('-').map(|(name, _hash)| name.to_owned()));
+        let twin = target.is_some_and(|name| name.ends_with("_postgres"));
         match std::env::var("TEST_BACKEND").as_deref() {
+            // A PostgreSQL twin that quietly ran on memory would pass
+            // without testing what its name says.
+            Ok("memory") if twin => {
+                panic!("TEST_BACKEND=memory: this is a PostgreSQL twin; it runs on PostgreSQL only")
+            }
             Ok("memory") => return Self::Memory,
             Ok("postgres") => return Self::Postgres,
             Ok(other) if !other.is_empty() => {
@@ -55,16 +68,7 @@ impl Backend {
             }
             _ => {}
         }
-        let binary = std::env::current_exe().ok();
-        let target = binary
-            .as_deref()
-            .and_then(|path| path.file_stem())
-            .and_then(|stem| stem.to_str())
-            .and_then(|stem| stem.rsplit_once('-').map(|(name, _hash)| name.to_owned()));
-        match target {
-            Some(name) if name.ends_with("_postgres") => Self::Postgres,
-            _ => Self::Memory,
-        }
+        if twin { Self::Postgres } else { Self::Memory }
     }
 }
 
@@ -96,7 +100,8 @@ pub struct TestApp {
 
 impl TestApp {
     /// A server with the default test settings; `None` when its backend
-    /// cannot be reached outside CI (the test then skips, loudly).
+    /// cannot be reached and skipping was asked for
+    /// (`TEST_SKIP_UNREACHABLE=1`, see `tests::pg`); otherwise it fails.
     pub async fn spawn() -> Option<Self> {
         Self::spawn_with(&[]).await
     }

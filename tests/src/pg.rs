@@ -3,7 +3,9 @@
 //!
 //! The server is found through `TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`). When it cannot be reached the
-//! tests say so loudly and skip — unless `CI=true`, where they fail.
+//! tests fail, saying how to start it — unless a developer opted out for a
+//! local run with `TEST_SKIP_UNREACHABLE=1` (never set by `.ci/run`, and
+//! ignored when `CI=true`), in which case they say so loudly and skip.
 
 use std::sync::Arc;
 
@@ -38,12 +40,15 @@ impl TestDatabase {
         let client = match connect(&admin_url).await {
             Ok(client) => client,
             Err(error) => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!("PostgreSQL at {admin_url} is unreachable and CI=true: {error}");
+                if !skipping_allowed() {
+                    panic!(
+                        "PostgreSQL at {admin_url} is unreachable: {error}. Start it (see the README) \
+                         or set TEST_DATABASE_URL; to skip these tests on purpose in a local run, \
+                         set TEST_SKIP_UNREACHABLE=1"
+                    );
                 }
                 eprintln!(
-                    "\n!!! SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}).\n\
-                     !!! Start it (see the README) or set TEST_DATABASE_URL; with CI=true this fails.\n"
+                    "\n!!! SKIPPED (TEST_SKIP_UNREACHABLE=1): PostgreSQL at {admin_url} is unreachable ({error}).\n"
                 );
                 return None;
             }
@@ -93,6 +98,13 @@ impl TestDatabase {
         storage.migrator().run().await.expect("migrations apply");
         storage
     }
+}
+
+/// Whether a test may skip when a service it needs is unreachable: only
+/// when a developer asked for it (`TEST_SKIP_UNREACHABLE=1`), never in CI.
+pub fn skipping_allowed() -> bool {
+    std::env::var("TEST_SKIP_UNREACHABLE").as_deref() == Ok("1")
+        && std::env::var("CI").as_deref() != Ok("true")
 }
 
 async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {

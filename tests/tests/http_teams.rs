@@ -482,22 +482,33 @@ async fn moving_a_teamed_character_to_another_server_conflicts() {
     let servers = servers(&app).await;
     let a = player.character(&app, "Alpha", servers[0]).await;
     let b = player.character(&app, "Bravo", servers[0]).await;
-    app.create_as(
-        "/teams",
-        player.token(),
-        &json!({"name": "Pair", "memberIds": [id_of(&a), id_of(&b)]}),
-    )
-    .await;
+    let team = app
+        .create_as(
+            "/teams",
+            player.token(),
+            &json!({"name": "Pair", "memberIds": [id_of(&a), id_of(&b)]}),
+        )
+        .await;
+    let character_path = format!("/characters/{}", id_of(&a));
+    let team_path = format!("/teams/{}", id_of(&team));
+    let character_before = app.get(&character_path, Some(player.token())).await;
+    let team_before = app.get(&team_path, Some(player.token())).await;
 
     let reply = app
         .patch_json_as(
-            &format!("/characters/{}", id_of(&a)),
+            &character_path,
             player.token(),
             &json!({"serverId": servers[1]}),
         )
         .await;
 
     reply.expect_error(StatusCode::CONFLICT, "CONFLICT");
+    // Nothing changed: the character is where it was, the team whole.
+    let character_after = app.get(&character_path, Some(player.token())).await;
+    let team_after = app.get(&team_path, Some(player.token())).await;
+    assert_eq!(character_after.data(), character_before.data());
+    assert_eq!(character_after.data()["serverId"], servers[0]);
+    assert_eq!(team_after.data(), team_before.data());
 }
 
 #[tokio::test]
