@@ -238,6 +238,14 @@ pub enum Outcome {
     TimedOut,
 }
 
+/// The state an attempt left its job in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    pub status: JobStatus,
+    /// When a `failed` job runs again.
+    pub retry_at: Option<OffsetDateTime>,
+}
+
 /// Records the outcome of an attempt: success; or a failure, retried after
 /// the kind's backoff (with jitter from `random`) while attempts are left,
 /// else `dead`. Returns the state the job is left in (`None`: the lease was
@@ -249,7 +257,7 @@ pub async fn settle(
     outcome: Outcome,
     clock: &dyn Clock,
     random: &dyn Random,
-) -> Result<Option<JobStatus>, RepoError> {
+) -> Result<Option<Settled>, RepoError> {
     let Some(lease) = job.lease.map(|l| l.id) else {
         return Ok(None);
     };
@@ -257,10 +265,10 @@ pub async fn settle(
     let jobs = storage.jobs();
     let (error, retryable) = match outcome {
         Outcome::Succeeded => {
-            return Ok(jobs
-                .succeed(job.id, lease, now)
-                .await?
-                .then_some(JobStatus::Succeeded));
+            return Ok(jobs.succeed(job.id, lease, now).await?.then_some(Settled {
+                status: JobStatus::Succeeded,
+                retry_at: None,
+            }));
         }
         Outcome::Failed(JobError::LeaseLost) => return Ok(None),
         Outcome::Failed(JobError::Permanent(message)) => (message, false),
@@ -287,7 +295,7 @@ pub async fn settle(
     Ok(jobs
         .fail(job.id, lease, &error, retry_at, now)
         .await?
-        .then_some(status))
+        .then_some(Settled { status, retry_at }))
 }
 
 /// A uniform fraction in 0.0–1.0.

@@ -56,7 +56,7 @@ async fn failures_back_off_doubling_from_the_base_then_the_job_dies() {
     let mut waits = Vec::new();
     for _ in 0..KIND.max_attempts {
         let job = claimed(&storage, &clock).await;
-        let status = settle(
+        let settled = settle(
             &storage,
             &job,
             &KIND,
@@ -67,7 +67,9 @@ async fn failures_back_off_doubling_from_the_base_then_the_job_dies() {
         .await
         .unwrap();
         let after = storage.jobs().find(id).await.unwrap().unwrap();
-        assert_eq!(Some(after.status), status);
+        assert_eq!(settled.map(|s| s.status), Some(after.status));
+        let expected_retry = (after.status == JobStatus::Failed).then_some(after.run_at);
+        assert_eq!(settled.and_then(|s| s.retry_at), expected_retry);
         if after.status == JobStatus::Dead {
             assert_eq!(after.attempts, KIND.max_attempts);
             assert_eq!(after.finished_at, Some(domain::ports::Clock::now(&clock)));
@@ -119,7 +121,7 @@ async fn a_permanent_failure_or_a_panic_is_recorded_as_such() {
         let settled = settle(&storage, &job, &KIND, outcome, &clock, &Fixed(0xff))
             .await
             .unwrap();
-        assert_eq!(settled, Some(status));
+        assert_eq!(settled.map(|s| s.status), Some(status));
         let after = storage.jobs().find(job.id).await.unwrap().unwrap();
         assert_eq!(after.status, status);
         assert_eq!(after.last_error.as_deref(), Some(error));

@@ -190,14 +190,14 @@ impl App {
     /// its bell (for PostgreSQL, a `LISTEN` connection) is made now.
     pub fn worker(&self) -> Worker {
         let jobs = &self.jobs;
-        Worker {
-            storage: Arc::clone(&jobs.storage),
-            signal: jobs.backend.job_signal(),
-            registry: Arc::clone(&jobs.registry),
-            clock: Arc::clone(&jobs.clock),
-            random: Arc::clone(&jobs.random),
-            config: jobs.config.clone(),
-        }
+        Worker::new(
+            Arc::clone(&jobs.storage),
+            jobs.backend.job_signal(),
+            Arc::clone(&jobs.registry),
+            Arc::clone(&jobs.clock),
+            Arc::clone(&jobs.random),
+            jobs.config.clone(),
+        )
     }
 
     /// The job kinds this app runs, by name.

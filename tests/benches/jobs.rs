@@ -68,18 +68,18 @@ fn worker(
     concurrency: usize,
     poll: StdDuration,
 ) -> Worker {
-    Worker {
+    Worker::new(
         storage,
         signal,
-        registry: Arc::new(JobRegistry::default().with(Arc::new(handler))),
-        clock: Arc::new(SystemClock),
-        random: Arc::new(OsRandom),
-        config: WorkerConfig {
+        Arc::new(JobRegistry::default().with(Arc::new(handler))),
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        WorkerConfig {
             concurrency,
             poll,
             ..WorkerConfig::default()
         },
-    }
+    )
 }
 
 async fn enqueue_many(storage: &Arc<dyn Storage>, n: usize) {

@@ -73,6 +73,10 @@ pub struct Worker {
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub config: WorkerConfig,
+    /// The earliest retry this worker's attempts scheduled, so that it
+    /// wakes then rather than at the next poll: nobody rings for a backoff
+    /// that ran out.
+    retries: Arc<watch::Sender<Option<time::OffsetDateTime>>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -94,8 +98,29 @@ pub struct Stopped {
 }
 
 impl Worker {
+    /// A worker; nothing runs until [`Worker::run`].
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        signal: Arc<dyn JobSignal>,
+        registry: Arc<JobRegistry>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        config: WorkerConfig,
+    ) -> Self {
+        Self {
+            storage,
+            signal,
+            registry,
+            clock,
+            random,
+            config,
+            retries: Arc::new(watch::channel(None).0),
+        }
+    }
+
     /// Runs until `shutdown` completes, then stops as the module says.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Stopped {
+        let mut next_retry = self.retries.subscribe();
         let kinds = self.registry.kinds();
         let concurrency = self.config.concurrency.max(1);
         tracing::info!(?kinds, concurrency, "worker started");
@@ -131,9 +156,22 @@ impl Worker {
             let slots_left = running.len() < concurrency;
             // A claim that filled every free slot may have left more behind:
             // look again as soon as a slot frees, without waiting for a ring.
+            let due = *next_retry.borrow_and_update();
+            let wait = match due {
+                Some(at) => {
+                    let until = at - self.clock.now();
+                    StdDuration::try_from(until)
+                        .unwrap_or(StdDuration::ZERO)
+                        .min(self.config.poll)
+                }
+                None => self.config.poll,
+            };
+            if due.is_some_and(|at| at <= self.clock.now()) {
+                self.retries.send_replace(None);
+            }
             tokio::select! {
                 () = &mut shutdown => break,
-                () = self.signal.wait(self.config.poll), if slots_left && !full_claim => {}
+                () = self.signal.wait(wait), if slots_left && !full_claim => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
             }
         }
@@ -240,7 +278,17 @@ impl Worker {
         .await;
         let elapsed_ms = started.elapsed().as_millis();
         match settled {
-            Ok(Some(status)) => {
+            Ok(Some(settled)) => {
+                let status = settled.status;
+                if let Some(at) = settled.retry_at {
+                    self.retries.send_if_modified(|next| match next {
+                        Some(earlier) if *earlier <= at => false,
+                        _ => {
+                            *next = Some(at);
+                            true
+                        }
+                    });
+                }
                 if description.is_empty() {
                     tracing::info!(job.id = %job.id, job.kind = %job.kind, attempt = job.attempts, elapsed_ms, status = %status, "job finished");
                 } else {

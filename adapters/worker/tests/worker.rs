@@ -77,14 +77,14 @@ fn harness(handlers: Vec<Arc<dyn JobHandler>>, config: WorkerConfig) -> Harness 
     let registry = handlers
         .into_iter()
         .fold(JobRegistry::default(), JobRegistry::with);
-    let worker = Worker {
-        signal: storage.job_signal(),
-        storage: storage.clone(),
-        registry: Arc::new(registry),
-        clock: Arc::new(SystemClock),
-        random: Arc::new(OsRandom),
+    let worker = Worker::new(
+        storage.clone(),
+        storage.job_signal(),
+        Arc::new(registry),
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
         config,
-    };
+    );
     Harness { storage, worker }
 }
 
