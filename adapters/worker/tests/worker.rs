@@ -162,9 +162,14 @@ async fn a_job_runs_once_and_succeeds() {
 #[tokio::test]
 async fn a_failed_attempt_is_retried_after_its_backoff_then_dies_after_the_last() {
     const KIND: JobKind = quick("t.fail");
+    // A minute's poll: each retry must start when its backoff runs out
+    // (well within `until`'s 10 s), not at the next poll.
     let h = harness(
         vec![scripted(KIND, |_| Behaviour::Fail)],
-        WorkerConfig::default(),
+        WorkerConfig {
+            poll: StdDuration::from_secs(60),
+            ..WorkerConfig::default()
+        },
     );
     let (_stop, _task) = h.start();
     let id = h.enqueue(&KIND).await;
