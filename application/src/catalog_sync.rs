@@ -25,8 +25,9 @@ use time::Duration;
 use crate::catalog::{self, CatalogError};
 use crate::jobs::{JobContext, JobError, JobHandler, JobKind};
 
-/// One sync at a time; a source that is down is tried again over about
-/// eight minutes (2 s doubling, 8 attempts).
+/// One sync at a time; a source that is down is tried again for 2–4
+/// minutes in all (7 waits, 2 s doubling, jittered to 50–100 %; 8
+/// attempts).
 pub const CATALOG_SYNC: JobKind = JobKind {
     one_at_a_time: true,
     max_attempts: 8,
