@@ -153,17 +153,6 @@ impl JobContext {
         &self.job
     }
 
-    /// The payload, as the handler's input type. A payload that does not
-    /// read as one is a permanent failure: no attempt will read it better.
-    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, JobError> {
-        serde_json::from_str(&self.job.payload).map_err(|e| {
-            JobError::Permanent(format!(
-                "the payload is not a {} payload: {e}",
-                self.job.kind
-            ))
-        })
-    }
-
     /// Runs the step `name` once: when an earlier attempt finished it, its
     /// stored result is returned without running `work` again; otherwise
     /// `work` runs and its result is stored before it is returned.

@@ -229,7 +229,7 @@ impl<E: Exec> JobRepository for Repos<E> {
                  WHERE status = 'running' AND lease_expires_at <= $1 \
                    AND attempts >= max_attempts AND kind = ANY($2) \
              ), due AS ( \
-                 SELECT id FROM jobs \
+                 SELECT id AS due_id FROM jobs \
                  WHERE kind = ANY($2) \
                    AND ((status IN ('queued', 'failed') AND run_at <= $1) \
                         OR (status = 'running' AND lease_expires_at <= $1 \
@@ -241,13 +241,8 @@ impl<E: Exec> JobRepository for Repos<E> {
              UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, started_at = $1, \
                  last_error = CASE WHEN jobs.status = 'running' THEN $5 ELSE jobs.last_error END, \
                  lease_id = $4, lease_expires_at = $6 \
-             FROM due WHERE jobs.id = due.id \
-             RETURNING {}",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("jobs.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+             FROM due WHERE jobs.id = due.due_id \
+             RETURNING {COLUMNS}"
         );
         let kinds: Vec<&str> = claim.kinds.to_vec();
         let limit = big(pg_limit(claim.limit));

@@ -132,7 +132,6 @@ impl Worker {
         tokio::pin!(shutdown);
         loop {
             let free = concurrency.saturating_sub(running.len());
-            let mut full_claim = false;
             if free > 0 {
                 match self.claim(&kinds, free).await {
                     Ok(jobs) => {
@@ -140,7 +139,6 @@ impl Worker {
                             tracing::info!("worker: the queue answers again");
                             unavailable = false;
                         }
-                        full_claim = jobs.len() == free;
                         for job in jobs {
                             running.spawn(self.clone().run_job(job, released.clone()));
                         }
@@ -153,9 +151,10 @@ impl Worker {
                     }
                 }
             }
+            // With every slot taken, only a finished job (or shutdown) ends
+            // the wait: then the loop looks again at once, since a claim that
+            // filled the slots may have left more behind.
             let slots_left = running.len() < concurrency;
-            // A claim that filled every free slot may have left more behind:
-            // look again as soon as a slot frees, without waiting for a ring.
             let due = *next_retry.borrow_and_update();
             let wait = match due {
                 Some(at) => {
@@ -171,7 +170,7 @@ impl Worker {
             }
             tokio::select! {
                 () = &mut shutdown => break,
-                () = self.signal.wait(wait), if slots_left && !full_claim => {}
+                () = self.signal.wait(wait), if slots_left => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
             }
         }
