@@ -507,17 +507,15 @@ impl JobsService {
                 status: current.status,
             });
         }
-        // Compare-and-set: of two admins retrying at once, one revives it.
-        let job = jobs
-            .retry(id, self.clock.now())
-            .await?
-            .ok_or(JobsError::NotFound)?;
-        if job.status != JobStatus::Queued || job.attempts != 0 {
+        // Compare-and-set: of two admins retrying at once, one revives it;
+        // the other hears what the job has become since.
+        let Some(job) = jobs.retry(id, self.clock.now()).await? else {
+            let now = jobs.find(id).await?.ok_or(JobsError::NotFound)?;
             return Err(JobsError::NotDead {
                 id,
-                status: job.status,
+                status: now.status,
             });
-        }
+        };
         tracing::info!(job.id = %id, job.kind = %job.kind, admin.id = %caller.user_id, "dead job queued again");
         Ok(job)
     }

@@ -59,6 +59,7 @@ macro_rules! job_queue_conformance {
                 writes_under_a_stale_lease_change_nothing,
                 retrying_a_dead_job_queues_it_again_with_its_attempts_reset,
                 retrying_a_job_that_is_not_dead_changes_nothing,
+                of_two_retries_at_once_one_revives_the_job,
                 a_unique_job_has_one_live_copy_per_kind,
                 steps_are_stored_replaced_and_kept_across_attempts,
                 progress_is_stored,
@@ -413,11 +414,8 @@ pub async fn retrying_a_job_that_is_not_dead_changes_nothing(queue: FreshQueue) 
         None
     );
     let queued = enqueue(&queue, new_job(KIND, at(0))).await;
-    let mut found = jobs
-        .retry(queued.id, at(7))
-        .await
-        .unwrap()
-        .expect("the job");
+    assert_eq!(jobs.retry(queued.id, at(7)).await.unwrap(), None);
+    let mut found = jobs.find(queued.id).await.unwrap().expect("the job");
     found.payload = queued.payload.clone();
     assert_eq!(found, queued);
 
@@ -427,13 +425,35 @@ pub async fn retrying_a_job_that_is_not_dead_changes_nothing(queue: FreshQueue) 
             .await
             .unwrap()
     );
-    let done = jobs
-        .retry(claimed.id, at(7))
-        .await
-        .unwrap()
-        .expect("the job");
+    assert_eq!(jobs.retry(claimed.id, at(7)).await.unwrap(), None);
+    let done = jobs.find(claimed.id).await.unwrap().expect("the job");
     assert_eq!(done.status, JobStatus::Succeeded);
     assert_eq!(done.attempts, 1);
+}
+
+pub async fn of_two_retries_at_once_one_revives_the_job(queue: FreshQueue) {
+    let jobs = queue.storage.jobs();
+    let job = enqueue(&queue, new_job(KIND, at(0))).await;
+    let claimed = claim_one(&queue, at(0)).await;
+    assert!(
+        jobs.fail(job.id, held(&claimed), "gone", None, at(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        jobs.find(job.id).await.unwrap().unwrap().status,
+        JobStatus::Dead
+    );
+
+    let (a, b) = tokio::join!(jobs.retry(job.id, at(5)), jobs.retry(job.id, at(6)));
+    let revived: Vec<Job> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(revived.len(), 1, "{revived:?}");
+    assert_eq!(revived[0].status, JobStatus::Queued);
+    // A worker claiming it the next instant does not change what the
+    // reviving call answered.
+    let again = claim_one(&queue, at(6)).await;
+    assert_eq!((again.id, again.attempts), (job.id, 1));
+    assert_eq!(revived[0].attempts, 0);
 }
 
 pub async fn a_unique_job_has_one_live_copy_per_kind(queue: FreshQueue) {

@@ -314,16 +314,16 @@ impl<A: Access> JobRepository for Repos<A> {
         Ok(self
             .0
             .with_state(|s, undo| {
-                let status = s.jobs.jobs.get(&id)?.status;
-                if status == JobStatus::Dead {
-                    s.update_job(id, undo, |job| {
-                        job.status = JobStatus::Queued;
-                        job.attempts = 0;
-                        job.run_at = at;
-                        job.finished_at = None;
-                    });
-                    s.jobs.signal.notify_one();
+                if s.jobs.jobs.get(&id)?.status != JobStatus::Dead {
+                    return None;
                 }
+                s.update_job(id, undo, |job| {
+                    job.status = JobStatus::Queued;
+                    job.attempts = 0;
+                    job.run_at = at;
+                    job.finished_at = None;
+                });
+                s.jobs.signal.notify_one();
                 s.jobs.jobs.get(&id).cloned()
             })
             .await)

@@ -116,6 +116,23 @@ impl<E: Exec> Repos<E> {
         rows.iter().map(from_row).collect()
     }
 
+    /// The one job of `found`, if any, with its finished steps in order.
+    async fn with_steps(&self, found: Vec<Job>) -> Result<Option<Job>, RepoError> {
+        let Some(mut job) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        let rows = self
+            .0
+            .query(
+                "SELECT name, output::text AS output, finished_at FROM job_steps \
+                 WHERE job_id = $1 ORDER BY seq",
+                &[&job.id.as_uuid()],
+            )
+            .await?;
+        job.steps = rows.iter().map(step_from_row).collect::<Result<_, _>>()?;
+        Ok(Some(job))
+    }
+
     /// An update of a job held under `lease`; whether it applied.
     async fn leased(&self, sql: &str, params: &crate::exec::Params<'_>) -> Result<bool, RepoError> {
         Ok(self.0.execute(sql, params).await? == 1)
@@ -174,24 +191,8 @@ impl<E: Exec> JobRepository for Repos<E> {
 
     async fn find(&self, id: JobId) -> Result<Option<Job>, RepoError> {
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
-        let Some(mut job) = self
-            .jobs_where(&sql, &[&id.as_uuid()])
-            .await?
-            .into_iter()
-            .next()
-        else {
-            return Ok(None);
-        };
-        let rows = self
-            .0
-            .query(
-                "SELECT name, output::text AS output, finished_at FROM job_steps \
-                 WHERE job_id = $1 ORDER BY seq",
-                &[&id.as_uuid()],
-            )
-            .await?;
-        job.steps = rows.iter().map(step_from_row).collect::<Result<_, _>>()?;
-        Ok(Some(job))
+        let found = self.jobs_where(&sql, &[&id.as_uuid()]).await?;
+        self.with_steps(found).await
     }
 
     async fn list(
@@ -382,18 +383,18 @@ impl<E: Exec> JobRepository for Repos<E> {
     }
 
     async fn retry(&self, id: JobId, at: OffsetDateTime) -> Result<Option<Job>, RepoError> {
-        let revived = self
-            .0
-            .execute(
-                "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, finished_at = NULL \
-                 WHERE id = $1 AND status = 'dead'",
-                &[&id.as_uuid(), &at],
-            )
-            .await?;
-        if revived == 1 {
-            self.0.execute(NOTIFY, &[]).await?;
+        // RETURNING, not a read after: a worker woken by the NOTIFY may
+        // claim the job before a second statement could see it queued.
+        let sql = format!(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, finished_at = NULL \
+             WHERE id = $1 AND status = 'dead' RETURNING {COLUMNS}"
+        );
+        let revived = self.jobs_where(&sql, &[&id.as_uuid(), &at]).await?;
+        if revived.is_empty() {
+            return Ok(None);
         }
-        self.find(id).await
+        self.0.execute(NOTIFY, &[]).await?;
+        self.with_steps(revived).await
     }
 
     async fn prune(

@@ -102,9 +102,10 @@ pub trait JobRepository: Send + Sync {
 
     /// Queues a `dead` job again: attempts 0, `last_error` and progress
     /// kept for the record until it runs, `run_at = at`, `finished_at`
-    /// cleared; its steps are kept, so it resumes. `None` when no job has
-    /// this id; `Some(job)` with the job as it now is — still not queued
-    /// when it was not dead. Wakes workers like an enqueue.
+    /// cleared; its steps are kept, so it resumes. `Some(job)` with the job
+    /// as this call left it (a worker may claim it the next instant);
+    /// `None` when no job has this id or it was not dead — of two calls at
+    /// once, one revives it. Wakes workers like an enqueue.
     async fn retry(&self, id: JobId, at: OffsetDateTime) -> Result<Option<Job>, RepoError>;
 
     /// Deletes succeeded jobs finished before `succeeded_before` and dead
