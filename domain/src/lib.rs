@@ -14,6 +14,7 @@ pub mod ids;
 pub mod job;
 pub mod ports;
 pub mod query;
+pub mod rate_limit;
 pub mod roster;
 pub mod session;
 pub mod text;

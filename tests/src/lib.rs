@@ -7,6 +7,8 @@ pub mod conformance;
 pub mod dofusdb;
 pub mod jobs_conformance;
 pub mod pg;
+pub mod rate_limit_conformance;
+pub mod redis;
 pub mod roster;
 pub mod roster_seed;
 pub mod round_trips;

@@ -18,6 +18,7 @@ mod catalog;
 mod characters;
 mod jobs;
 mod progressions;
+mod rate_limit;
 mod roster;
 mod sessions;
 mod tables;
@@ -33,6 +34,7 @@ use domain::RepoError;
 use domain::ports::{Repositories, RepositorySet, Storage, Transaction};
 use tokio::sync::RwLock;
 
+pub use rate_limit::InProcessRateLimiter;
 use tables::State;
 use transaction::{Direct, Repos};
 

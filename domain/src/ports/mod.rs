@@ -5,6 +5,7 @@
 mod clock;
 mod crypto;
 mod jobs;
+mod rate_limit;
 mod roster;
 mod source;
 mod storage;
@@ -12,6 +13,7 @@ mod storage;
 pub use clock::{Clock, Random};
 pub use crypto::{HashError, PasswordHasher, TokenError, TokenSigner, Verification};
 pub use jobs::{JobRepository, JobSignal};
+pub use rate_limit::RateLimiter;
 pub use roster::{AccountRepository, CharacterRepository, ProgressionRepository, TeamRepository};
 pub use source::{
     BundledSnapshot, CatalogSource, SourceEntry, SourceError, SourcePage, SourceResource,
