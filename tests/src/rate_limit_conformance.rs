@@ -10,12 +10,16 @@ use std::time::Duration;
 use domain::ports::RateLimiter;
 use domain::rate_limit::Quota;
 
+/// Lets time pass for the limiter under test: a manual clock moved, or a
+/// real wait.
+pub type Advance = Box<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// A limiter with no bucket yet, a second client of the same buckets
 /// (another instance, for a shared limiter), and a way to let time pass.
 pub struct FreshLimiter {
     pub limiter: Arc<dyn RateLimiter>,
     pub other: Arc<dyn RateLimiter>,
-    pub advance: Box<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>,
+    pub advance: Advance,
 }
 
 impl std::fmt::Debug for FreshLimiter {
