@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use adapter_argon2::{Argon2Hasher, Argon2Params};
-use adapter_memory::MemoryStorage;
+use adapter_memory::{InProcessRateLimiter, MemoryStorage};
 use adapter_paseto::PasetoSigner;
 use adapter_system::{ManualClock, OsRandom};
 use application::auth::{
@@ -114,6 +114,7 @@ fn service(
         storage,
         hasher,
         signer: Arc::new(signer),
+        limiter: Arc::new(InProcessRateLimiter::new(clock.clone())),
         clock,
         random: Arc::new(OsRandom),
     };

@@ -14,6 +14,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use adapter_argon2::Argon2Params;
+use adapter_http::{IpNet, RateLimits};
+use domain::rate_limit::Quota;
 use application::auth::AuthPolicy;
 use domain::SessionLifetimes;
 use secrecy::{ExposeSecret, SecretString};
@@ -48,8 +50,6 @@ pub struct Setting {
     pub about: &'static str,
     /// The value may hold a password: errors never repeat it.
     pub secret: bool,
-    /// Read and checked, but without effect in this build (`serve` warns).
-    pub inert: bool,
 }
 
 impl Setting {
@@ -62,7 +62,6 @@ impl Setting {
             example: "",
             about: "",
             secret: false,
-            inert: false,
         }
     }
 
@@ -87,10 +86,6 @@ impl Setting {
         self
     }
 
-    const fn inert(mut self) -> Self {
-        self.inert = true;
-        self
-    }
 
     /// The setting called `name`, if there is one.
     pub fn named(name: &str) -> Option<&'static Self> {
@@ -151,10 +146,13 @@ pub static SETTINGS: &[Setting] = &[
     Setting::new("ROSTER_AUTO_MIGRATE", Value(|| "true".to_owned()))
         .expects("true or false", "false")
         .about("apply pending migrations when `serve` starts"),
-    Setting::new("REDIS_URL", Means("in-process cache, rate limiter and events"))
-        .expects("a redis:// URL, once this build has a Redis adapter", "redis://127.0.0.1:6379")
-        .about("Redis connection string; this build has no Redis adapter, so it must stay unset")
+    Setting::new("REDIS_URL", Means("in-process rate limits"))
+        .expects("a redis:// URL", "redis://127.0.0.1:6379")
+        .about("Redis, for rate limits every instance shares")
         .secret(),
+    Setting::new("ROSTER_REDIS_PREFIX", Value(|| "roster:".to_owned()))
+        .expects("1 to 64 characters among letters, digits and : _ - .", "roster-staging:")
+        .about("the start of every key Roster writes to Redis, so deployments can share one server"),
     Setting::new("ROSTER_TOKEN_KEY", Means("an ephemeral key: tokens stop verifying on exit"))
         .expects(
             "PASERK k4.secret keys, comma-separated",
@@ -201,13 +199,15 @@ pub static SETTINGS: &[Setting] = &[
     Setting::new("ROSTER_RATE_LIMIT_AUTH", Value(|| "10/60".to_owned()))
         .unit("requests/seconds")
         .expects("requests/window in seconds, both positive", "10/60")
-        .about("per IP, for the `auth` preset")
-        .inert(),
+        .about("per client address, for the `auth` preset (register, login, refresh)"),
     Setting::new("ROSTER_RATE_LIMIT_API", Value(|| "600/60".to_owned()))
         .unit("requests/seconds")
         .expects("requests/window in seconds, both positive", "600/60")
-        .about("per user or IP, for the `api` preset")
-        .inert(),
+        .about("per user (per client address when anonymous), for the `api` preset"),
+    Setting::new("ROSTER_RATE_LIMIT_LOGIN_ACCOUNT", Value(|| "100/3600".to_owned()))
+        .unit("failed logins/seconds")
+        .expects("failed logins/window in seconds, both positive", "100/3600")
+        .about("per account, whatever the address: past it every login of the account waits"),
     Setting::new("ROSTER_BODY_LIMIT", Value(|| "1048576".to_owned()))
         .unit("bytes")
         .expects("a number of bytes", "1048576")
@@ -218,10 +218,9 @@ pub static SETTINGS: &[Setting] = &[
             "https://app.example,https://admin.example",
         )
         .about("browser origins allowed to call the API"),
-    Setting::new("ROSTER_TRUSTED_PROXIES", Means("none"))
-        .expects("proxy IP addresses, comma-separated", "10.0.0.1,10.0.0.2")
-        .about("proxies whose X-Forwarded-For is believed")
-        .inert(),
+    Setting::new("ROSTER_TRUSTED_PROXIES", Means("none: the client is the socket's peer"))
+        .expects("IP addresses or CIDR ranges, comma-separated", "10.0.0.1,10.1.0.0/16")
+        .about("proxies whose X-Forwarded-For names the client (its right-most entry that is not one of them)"),
     Setting::new("ROSTER_ADMIN_EMAILS", Means("none"))
         .expects(
             "e-mail addresses, comma-separated",
@@ -280,9 +279,6 @@ pub fn help() -> String {
             "\n  {}\n      {}\n      value: {} (e.g. {})\n      default: {default}\n",
             setting.name, setting.about, setting.expects, setting.example
         );
-        if setting.inert {
-            help.push_str("      (accepted, but has no effect in this build)\n");
-        }
     }
     help
 }
@@ -333,6 +329,12 @@ pub struct Config {
     pub worker_embedded: bool,
     pub worker_concurrency: usize,
     pub worker_poll: std::time::Duration,
+    /// Redis for what instances share; `None`: in-process only.
+    pub redis_url: Option<SecretString>,
+    pub redis_prefix: String,
+    pub rate_limits: RateLimits,
+    pub login_account_limit: Quota,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl fmt::Debug for Config {
@@ -372,6 +374,17 @@ impl fmt::Debug for Config {
             .field("worker_embedded", &self.worker_embedded)
             .field("worker_concurrency", &self.worker_concurrency)
             .field("worker_poll", &self.worker_poll)
+            .field(
+                "redis_url",
+                &self
+                    .redis_url
+                    .as_ref()
+                    .map(|url| redact_url(url.expose_secret())),
+            )
+            .field("redis_prefix", &self.redis_prefix)
+            .field("rate_limits", &self.rate_limits)
+            .field("login_account_limit", &self.login_account_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -440,13 +453,24 @@ impl Config {
             ));
         }
 
-        // A backend this build does not have is refused rather than silently
-        // replaced by the in-process one: a team that sets it expects it.
-        if vars.get("REDIS_URL").is_some() {
-            return Err(error(
-                "REDIS_URL",
-                "this build has no Redis adapter yet; unset it to use the in-process one",
-            ));
+        let redis_url = match vars.get("REDIS_URL") {
+            Some(url) if url.starts_with("redis://") => Some(SecretString::from(url)),
+            Some(url) if url.starts_with("rediss://") => {
+                return Err(error(
+                    "REDIS_URL",
+                    "this build speaks to Redis without TLS only; use redis:// on a private network",
+                ));
+            }
+            Some(url) => return Err(Vars::setting("REDIS_URL").invalid(&redact_url(url))),
+            None => None,
+        };
+        let redis_prefix = vars.value("ROSTER_REDIS_PREFIX").unwrap_or_default();
+        if !(1..=64).contains(&redis_prefix.len())
+            || !redis_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ":_-.".contains(c))
+        {
+            return Err(Vars::setting("ROSTER_REDIS_PREFIX").invalid(&redis_prefix));
         }
         let database_url = match vars.get("DATABASE_URL") {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
@@ -494,15 +518,27 @@ impl Config {
             })?;
             admin_emails.insert(email.as_str().to_owned());
         }
-        for (name, check) in [
-            ("ROSTER_RATE_LIMIT_AUTH", rate as fn(&str) -> bool),
-            ("ROSTER_RATE_LIMIT_API", rate),
-        ] {
-            if let Some(value) = vars.get(name)
-                && !check(value)
-            {
-                return Err(Vars::setting(name).invalid(value));
-            }
+        let quota = |name: &str| -> Result<Quota, ConfigError> {
+            let raw = vars.value(name).unwrap_or_default();
+            raw.parse().map_err(|_| Vars::setting(name).invalid(&raw))
+        };
+        let rate_limits = RateLimits {
+            auth: quota("ROSTER_RATE_LIMIT_AUTH")?,
+            api: quota("ROSTER_RATE_LIMIT_API")?,
+        };
+        let login_account_limit = quota("ROSTER_RATE_LIMIT_LOGIN_ACCOUNT")?;
+        let mut trusted_proxies = Vec::new();
+        for raw in list(vars.get("ROSTER_TRUSTED_PROXIES")) {
+            let net = raw
+                .parse::<IpNet>()
+                .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    Vars::setting("ROSTER_TRUSTED_PROXIES").invalid_because(
+                        vars.get("ROSTER_TRUSTED_PROXIES").unwrap_or_default(),
+                        format_args!("{raw:?} is neither an IP address nor a CIDR range"),
+                    )
+                })?;
+            trusted_proxies.push(net.trunc());
         }
         let worker_embedded = match vars.value("ROSTER_WORKER").as_deref() {
             Some("off") => false,
@@ -555,14 +591,13 @@ impl Config {
             worker_embedded,
             worker_concurrency,
             worker_poll,
+            redis_url,
+            redis_prefix,
+            rate_limits,
+            login_account_limit,
+            trusted_proxies,
         };
         Ok(config)
-    }
-
-    /// Settings that are read and checked but have no effect in this build;
-    /// `serve` says so at start.
-    pub fn inert_settings() -> impl Iterator<Item = &'static str> {
-        SETTINGS.iter().filter(|s| s.inert).map(|s| s.name)
     }
 }
 
@@ -636,12 +671,6 @@ fn list(raw: Option<&str>) -> Vec<String> {
 }
 
 /// `requests/seconds`, both positive.
-fn rate(value: &str) -> bool {
-    value
-        .split_once('/')
-        .and_then(|(q, w)| Some(q.parse::<u32>().ok()? > 0 && w.parse::<u32>().ok()? > 0))
-        .unwrap_or(false)
-}
 
 #[cfg(test)]
 mod tests {
@@ -734,7 +763,7 @@ mod tests {
 
     #[test]
     fn the_example_of_every_setting_is_a_valid_value() {
-        for setting in SETTINGS.iter().filter(|s| s.name != "REDIS_URL") {
+        for setting in SETTINGS {
             let parsed = Config::from_vars(vars(&[(setting.name, setting.example)]));
             assert!(
                 parsed.is_ok(),
@@ -867,7 +896,8 @@ mod tests {
         for (name, value) in [
             ("DATABASE_URL", "mysql://x"),
             ("ROSTER_AUTO_MIGRATE", "yes"),
-            ("REDIS_URL", "redis://x"),
+            ("REDIS_URL", "http://x"),
+            ("REDIS_URL", "rediss://x"),
         ] {
             let err = Config::from_vars(vars(&[(name, value)])).expect_err(name);
             assert_eq!(err.variable, name);

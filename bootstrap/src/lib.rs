@@ -26,7 +26,9 @@ use application::health::Health;
 use application::jobs::{JobRegistry, JobsService};
 use application::maintenance;
 use application::roster::Roster;
-use domain::ports::{Clock, JobSignal, Random, Storage};
+use adapter_memory::InProcessRateLimiter;
+use adapter_redis::{Redis, RedisConfig, RedisRateLimiter};
+use domain::ports::{Clock, JobSignal, RateLimiter, Random, Storage};
 use domain::session::SessionLifetimes;
 use hkdf::Hkdf;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -125,14 +127,17 @@ impl App {
                 reuse_grace: config.refresh_reuse_grace,
             },
             admin_emails: config.admin_emails.clone(),
+            login_account: config.login_account_limit,
             ..AuthPolicy::default()
         };
+        let limiter = rate_limiter(config, &clock)?;
         let ports = AuthPorts {
             storage: Arc::clone(&storage),
             hasher: Arc::new(hasher),
             signer: Arc::new(signer),
             clock: Arc::clone(&clock),
             random: Arc::clone(&random),
+            limiter: Arc::clone(&limiter),
         };
         let auth = Arc::new(AuthService::new(ports, sealer, policy));
         let registry = Arc::new(job_registry(config, &storage, &clock, &random)?);
@@ -163,6 +168,7 @@ impl App {
                 storage,
                 clock,
                 random,
+                limiter,
                 config.catalog_source.is_some(),
             ),
             embedded_worker: config.worker_embedded,
@@ -171,6 +177,8 @@ impl App {
                 public_url: config.public_url.clone(),
                 body_limit: config.body_limit,
                 cors_origins: config.cors_origins.clone(),
+                rate_limits: config.rate_limits,
+                trusted_proxies: config.trusted_proxies.clone(),
             },
             auth,
             embedded,
@@ -247,6 +255,7 @@ pub fn services(
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    limiter: Arc<dyn RateLimiter>,
     catalog_source: bool,
 ) -> HttpDeps {
     HttpDeps {
@@ -274,10 +283,29 @@ pub fn services(
         )),
         audit: Arc::new(AuditLog::new(Arc::clone(&storage))),
         catalog: Arc::new(CatalogService::new(Arc::clone(&storage))),
-        health: Arc::new(Health::new(storage)),
+        health: Arc::new(Health::new(storage, Arc::clone(&limiter))),
         clock,
         random,
+        limiter,
     }
+}
+
+/// The rate limiter `config` names: Redis, shared by every instance, with
+/// in-process buckets while it does not answer; or in-process only.
+fn rate_limiter(config: &Config, clock: &Arc<dyn Clock>) -> anyhow::Result<Arc<dyn RateLimiter>> {
+    let in_process: Arc<dyn RateLimiter> = Arc::new(InProcessRateLimiter::new(Arc::clone(clock)));
+    let Some(url) = &config.redis_url else {
+        return Ok(in_process);
+    };
+    let redis = Redis::new(&RedisConfig {
+        url: url.expose_secret().to_owned(),
+        prefix: config.redis_prefix.clone(),
+    })
+    .map_err(|e| ConfigError {
+        variable: "REDIS_URL".into(),
+        message: e.to_string(),
+    })?;
+    Ok(Arc::new(RedisRateLimiter::new(redis, in_process)))
 }
 
 /// The storage backend `config` names, and whether it is the embedded one.

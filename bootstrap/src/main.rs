@@ -284,14 +284,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              Set ROSTER_TOKEN_KEY (see `roster keygen`) to keep them."
         );
     }
-    for name in Config::inert_settings() {
-        if std::env::var_os(name).is_some() {
-            tracing::warn!(
-                setting = name,
-                "this setting is accepted but has no effect in this build"
-            );
-        }
-    }
     let shutdown = shutdown_signal()?;
     let acceptor = TcpListener::bind(config.bind).into_acceptor().await?;
     tracing::info!(bind = %config.bind, public_url = %config.public_url, "roster is listening");

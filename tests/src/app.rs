@@ -76,10 +76,12 @@ impl Backend {
 const DEFAULTS: &[(&str, &str)] = &[
     // The smallest argon2 cost: hashing speed is not what these tests pin.
     ("ROSTER_ARGON2", "1024,1,1"),
-    // Far above what any test sends, so that rate limiting (inert in this
-    // build) cannot turn a test about something else into a 429.
+    // Far above what any test sends, so that rate limiting cannot turn a
+    // test about something else into a 429 (the rate-limit tests set
+    // their own).
     ("ROSTER_RATE_LIMIT_AUTH", "100000/60"),
     ("ROSTER_RATE_LIMIT_API", "100000/60"),
+    ("ROSTER_RATE_LIMIT_LOGIN_ACCOUNT", "100000/60"),
 ];
 
 /// A running server and a client to talk to it.

@@ -6,9 +6,11 @@
 //! request id without threading it through every signature.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use application::auth::ClientInfo;
+
+use crate::limits::Applied;
 use domain::UserId;
 use domain::ports::Clock;
 use time::OffsetDateTime;
@@ -23,6 +25,8 @@ pub struct RequestContext {
     pub clock: Arc<dyn Clock>,
     /// Set once the caller is authenticated, for the access log.
     pub user_id: OnceLock<UserId>,
+    /// The rate-limit presets that decided this request, for its headers.
+    pub limits: Mutex<Vec<Applied>>,
 }
 
 /// The most of a `User-Agent` that is kept (in a session, in the audit
@@ -78,6 +82,37 @@ impl RequestContext {
                     .map(|agent| truncated(agent, USER_AGENT_MAX_BYTES).to_owned()),
             })
             .unwrap_or_default()
+    }
+
+    /// Records a preset's decision on the current request.
+    pub fn record_limit(applied: Applied) {
+        let _ = CONTEXT.try_with(|c| c.lock_limits().push(applied));
+    }
+
+    /// The presets that decided the current request so far.
+    pub fn limits() -> Vec<Applied> {
+        CONTEXT
+            .try_with(|c| c.lock_limits().clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether a preset has decided the current request yet.
+    pub fn limited() -> bool {
+        CONTEXT
+            .try_with(|c| !c.lock_limits().is_empty())
+            .unwrap_or(false)
+    }
+
+    /// The current request's client address (see `limits::client_address`).
+    pub fn ip() -> Option<IpAddr> {
+        CONTEXT.try_with(|c| c.ip).ok().flatten()
+    }
+
+    pub fn lock_limits(&self) -> std::sync::MutexGuard<'_, Vec<Applied>> {
+        // A list of plain values cannot be left half-written by a panic.
+        self.limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn record_user(user_id: UserId) {

@@ -68,7 +68,8 @@ const EXTRA_ERRORS: &[(&str, &[u16])] = &[
 /// The error statuses `operation` can answer, given its shape: `400` when
 /// it takes parameters or a body, `413` and `415` when it takes a body,
 /// `401` and `403` when it needs credentials (a bad one; one that is not
-/// allowed there, or whose user is disabled), `500` and `503` always; plus
+/// allowed there, or whose user is disabled), `429` (every route under
+/// `/api/v1` is rate limited), `500` and `503` always; plus
 /// its entry in [`EXTRA_ERRORS`].
 pub(crate) fn error_statuses(
     operation_id: &str,
@@ -76,7 +77,7 @@ pub(crate) fn error_statuses(
     has_body: bool,
     secured: bool,
 ) -> Vec<u16> {
-    let mut statuses = vec![500, 503];
+    let mut statuses = vec![429, 500, 503];
     if has_parameters || has_body {
         statuses.push(400);
     }
@@ -109,6 +110,7 @@ pub(crate) fn finish(generated: &str) -> Finished {
     literal_success(&mut document);
     enumerate_error_codes(&mut document);
     state_rules(&mut document);
+    describe_rate_limit_headers(&mut document);
     for operation in operations(&mut document) {
         settle_operation(operation);
     }
@@ -437,7 +439,61 @@ fn settle_operation(operation: &mut Map<String, Value>) {
             .parse::<u16>()
             .map_or(true, |s| s < 400 || statuses.contains(&s))
     });
+    for response in responses.values_mut() {
+        rate_limit_headers(response);
+    }
     canonical_headers(responses);
+}
+
+/// Every answer of a rate-limited route carries the IETF draft's headers
+/// (a 429 declares them itself; they are described once, in
+/// `components.headers`).
+fn rate_limit_headers(response: &mut Value) {
+    let Some(response) = response.as_object_mut() else {
+        return;
+    };
+    let headers = response
+        .entry("headers")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("response headers are an object");
+    for (name, _, _) in RATE_LIMIT_HEADERS {
+        headers.insert(
+            name.to_ascii_uppercase(),
+            json!({"$ref": format!("#/components/headers/{name}")}),
+        );
+    }
+}
+
+/// The rate-limit headers: name, description, example.
+const RATE_LIMIT_HEADERS: [(&str, &str, &str); 2] = [
+    (
+        "RateLimit-Policy",
+        "The rate-limit presets that applied, as a Structured Field list \
+         (draft-ietf-httpapi-ratelimit-headers-11): `\"name\";q=<quota>;w=<window seconds>`.",
+        r#""api";q=600;w=60"#,
+    ),
+    (
+        "RateLimit",
+        "What is left of each preset: `\"name\";r=<remaining>;t=<seconds until full again>`.",
+        r#""api";r=599;t=1"#,
+    ),
+];
+
+fn describe_rate_limit_headers(document: &mut Value) {
+    let headers = document["components"]
+        .as_object_mut()
+        .expect("the document has components")
+        .entry("headers")
+        .or_insert_with(|| json!({}));
+    for (name, description, example) in RATE_LIMIT_HEADERS {
+        headers[name] = json!({
+            "description": description,
+            "required": true,
+            "schema": {"type": "string"},
+            "example": example,
+        });
+    }
 }
 
 /// Response header names as HTTP spells them.
@@ -458,6 +514,8 @@ fn canonical_name(name: &str) -> String {
     match name.to_ascii_lowercase().as_str() {
         "etag" => "ETag".to_owned(),
         "www-authenticate" => "WWW-Authenticate".to_owned(),
+        "ratelimit" => "RateLimit".to_owned(),
+        "ratelimit-policy" => "RateLimit-Policy".to_owned(),
         lower => lower
             .split('-')
             .map(|word| {
@@ -520,21 +578,23 @@ mod tests {
         assert_eq!(canonical_name("RETRY-AFTER"), "Retry-After");
         assert_eq!(canonical_name("SET-COOKIE"), "Set-Cookie");
         assert_eq!(canonical_name("CACHE-CONTROL"), "Cache-Control");
+        assert_eq!(canonical_name("RATELIMIT-POLICY"), "RateLimit-Policy");
+        assert_eq!(canonical_name("RATELIMIT"), "RateLimit");
     }
 
     #[test]
     fn an_operation_lists_the_errors_its_shape_and_its_entry_imply() {
         assert_eq!(
             error_statuses("characters.update", true, true, true),
-            [400, 401, 403, 404, 409, 412, 413, 415, 500, 503]
+            [400, 401, 403, 404, 409, 412, 413, 415, 429, 500, 503]
         );
         assert_eq!(
             error_statuses("auth.me", false, false, true),
-            [401, 403, 500, 503]
+            [401, 403, 429, 500, 503]
         );
         assert_eq!(
             error_statuses("catalog.classes", true, false, false),
-            [400, 500, 503]
+            [400, 429, 500, 503]
         );
     }
 }

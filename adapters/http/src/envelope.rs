@@ -82,6 +82,9 @@ impl ErrorDetails {
 pub struct Checks {
     /// `ok` or `down`.
     pub database: String,
+    /// `ok`, or `degraded` while the shared cache and rate limits (Redis)
+    /// do not answer and Roster serves from in-process ones.
+    pub cache: String,
 }
 
 #[derive(Debug, Clone, Object)]

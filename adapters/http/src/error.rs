@@ -8,11 +8,12 @@
 
 use application::auth::AuthError;
 use domain::ValidationErrors;
-use poem::http::StatusCode;
+use poem::http::{HeaderValue, StatusCode};
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 
+use crate::context::RequestContext;
 use crate::envelope::{ErrorDetails, ErrorEnvelope, ErrorInfo, FieldIssue, Meta};
 pub use crate::poem_errors::from_poem_error;
 
@@ -108,6 +109,15 @@ pub enum ApiError {
     /// `UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorEnvelope>),
+    /// `RATE_LIMITED`: over a rate limit (`API.md`, "Rate limits");
+    /// `Retry-After` is never earlier than the limit allows again.
+    #[oai(status = 429)]
+    RateLimited(
+        Json<ErrorEnvelope>,
+        #[oai(header = "Retry-After")] u64,
+        #[oai(header = "RateLimit-Policy")] String,
+        #[oai(header = "RateLimit")] String,
+    ),
     /// `INTERNAL_ERROR`: nothing internal is shown.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
@@ -126,15 +136,7 @@ impl ApiError {
         message: impl Into<String>,
         details: Option<ErrorDetails>,
     ) -> Self {
-        let body = Json(ErrorEnvelope {
-            success: false,
-            error: ErrorInfo {
-                code: code.as_str().to_owned(),
-                message: message.into(),
-                details,
-            },
-            meta: Meta::current(),
-        });
+        let body = envelope(code, message.into(), details);
         match code {
             ErrorCode::Validation => Self::BadRequest(body),
             ErrorCode::Unauthenticated => {
@@ -147,6 +149,7 @@ impl ApiError {
             ErrorCode::PayloadTooLarge => Self::PayloadTooLarge(body),
             ErrorCode::UnsupportedMediaType => Self::UnsupportedMediaType(body),
             ErrorCode::ServiceUnavailable => Self::Unavailable(body, RETRY_AFTER_SECS),
+            ErrorCode::RateLimited => Self::limited(body),
             // Codes no handler returns are rendered by `render`, which sets
             // the right status; as a declared variant they would be noise.
             _ => Self::Internal(body),
@@ -176,10 +179,42 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal error")
     }
+
+    /// The 429 for the presets that decided the request (recorded on its
+    /// context), at least one of which refused it.
+    pub fn rate_limited(message: impl Into<String>) -> Self {
+        Self::limited(envelope(ErrorCode::RateLimited, message.into(), None))
+    }
+
+    fn limited(body: Json<ErrorEnvelope>) -> Self {
+        let applied = RequestContext::limits();
+        let retry_after = applied
+            .iter()
+            .map(|a| a.decision.retry_after_secs())
+            .max()
+            .unwrap_or(1);
+        let text = |value: HeaderValue| value.to_str().map(str::to_owned).unwrap_or_default();
+        let (policy, limit) = crate::limits::headers(&applied)
+            .map(|(policy, limit)| (text(policy), text(limit)))
+            .unwrap_or_default();
+        Self::RateLimited(body, retry_after, policy, limit)
+    }
+}
+
+fn envelope(code: ErrorCode, message: String, details: Option<ErrorDetails>) -> Json<ErrorEnvelope> {
+    Json(ErrorEnvelope {
+        success: false,
+        error: ErrorInfo {
+            code: code.as_str().to_owned(),
+            message,
+            details,
+        },
+        meta: Meta::current(),
+    })
 }
 
 /// Renders any code as a response with its own status, including those
-/// that are not `ApiError` variants (405, 429).
+/// that are not `ApiError` variants (405).
 pub fn render(
     code: ErrorCode,
     message: impl Into<String>,
@@ -213,6 +248,14 @@ impl From<AuthError> for ApiError {
                 Self::new(ErrorCode::Forbidden, error.to_string())
             }
             AuthError::NotFound => Self::new(ErrorCode::NotFound, "not found"),
+            AuthError::LoginLimited(hit) => {
+                RequestContext::record_limit(crate::limits::Applied {
+                    preset: hit.preset,
+                    quota: hit.quota,
+                    decision: hit.decision,
+                });
+                Self::rate_limited(error.to_string())
+            }
             AuthError::Unavailable => Self::new(ErrorCode::ServiceUnavailable, error.to_string()),
             AuthError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");

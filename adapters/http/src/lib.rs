@@ -22,6 +22,7 @@ mod envelope;
 mod error;
 mod fields;
 mod jobs_api;
+mod limits;
 mod payload;
 mod poem_errors;
 mod progressions_api;
@@ -40,7 +41,9 @@ use application::catalog::CatalogService;
 use application::health::Health;
 use application::jobs::JobsService;
 use application::roster::Roster;
-use domain::ports::{Clock, Random};
+use domain::ports::{Clock, RateLimiter, Random};
+pub use ipnet::IpNet;
+pub use limits::RateLimits;
 use poem::endpoint::make_sync;
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, Route};
@@ -80,6 +83,8 @@ pub struct HttpDeps {
     pub health: Arc<Health>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    /// Takes requests from the `auth` and `api` presets' buckets.
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 /// HTTP settings from configuration.
@@ -91,6 +96,11 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Origins allowed by CORS and for the refresh cookie.
     pub cors_origins: Vec<String>,
+    /// The quotas of the `auth` and `api` presets.
+    pub rate_limits: RateLimits,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names
+    /// the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl HttpConfig {
@@ -199,6 +209,10 @@ fn wrap<E: Endpoint + 'static>(
     documented: document::DocumentedErrors,
     allowed: document::AllowedMethods,
 ) -> impl Endpoint + use<E> {
+    let limits = Arc::new(limits::Limits {
+        limiter: Arc::clone(&deps.limiter),
+        quotas: config.rate_limits,
+    });
     let mut cors = Cors::new().allow_credentials(true);
     for origin in &config.cors_origins {
         cors = cors.allow_origin(origin.as_str());
@@ -213,6 +227,7 @@ fn wrap<E: Endpoint + 'static>(
             render(ErrorCode::Internal, "internal error", None)
         }))
         .data(Arc::clone(&deps.auth))
+        .data(Arc::clone(&limits))
         .with(Shell {
             clock: Arc::clone(&deps.clock),
             random: Arc::clone(&deps.random),
@@ -220,6 +235,8 @@ fn wrap<E: Endpoint + 'static>(
             https: config.https(),
             documented: Arc::new(documented),
             allowed: Arc::new(allowed),
+            limits,
+            trusted_proxies: config.trusted_proxies.clone().into(),
         })
 }
 

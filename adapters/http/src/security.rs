@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use application::auth::{AuthService, Caller, Principal};
+use domain::UserId;
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
 
 use crate::context::RequestContext;
 use crate::error::ApiError;
+use crate::limits::{API, Limits, Subject};
 
 /// `Authorization: Bearer <access token>` (PASETO v4.public).
 #[derive(Debug, SecurityScheme)]
@@ -24,11 +26,15 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
     let auth = req
         .data::<Arc<AuthService>>()
         .ok_or_else(|| poem::Error::from(ApiError::internal()))?;
-    let principal = auth
-        .authenticate(&bearer.token)
-        .await
-        .map_err(ApiError::from)?;
+    let principal = match auth.authenticate(&bearer.token).await {
+        Ok(principal) => principal,
+        Err(error) => {
+            limit(req, None).await?;
+            return Err(ApiError::from(error).into());
+        }
+    };
     RequestContext::record_user(principal.user_id);
+    limit(req, Some(principal.user_id)).await?;
     Ok(principal)
 }
 
@@ -46,10 +52,38 @@ async fn check_caller(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let auth = req
         .data::<Arc<AuthService>>()
         .ok_or_else(|| poem::Error::from(ApiError::internal()))?;
-    let caller = auth
-        .authenticate_caller(&bearer.token)
-        .await
-        .map_err(ApiError::from)?;
+    let caller = match auth.authenticate_caller(&bearer.token).await {
+        Ok(caller) => caller,
+        Err(error) => {
+            limit(req, None).await?;
+            return Err(ApiError::from(error).into());
+        }
+    };
     RequestContext::record_user(caller.user_id);
+    limit(req, Some(caller.user_id)).await?;
     Ok(caller)
+}
+
+/// The `api` preset for a request with credentials, once they are checked:
+/// from the user's bucket, or from the client address's when they failed
+/// (so bad tokens are limited too). A request some preset already decided
+/// is left alone.
+async fn limit(req: &Request, user: Option<UserId>) -> Result<(), ApiError> {
+    let Some(limits) = req.data::<Arc<Limits>>() else {
+        return Ok(());
+    };
+    if RequestContext::limited() {
+        return Ok(());
+    }
+    let subject = match user {
+        Some(id) => Subject::User(id),
+        None => Subject::Address(RequestContext::ip()),
+    };
+    let applied = limits.take(API, &subject).await;
+    RequestContext::record_limit(applied);
+    if applied.decision.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::rate_limited("too many requests; slow down"))
+    }
 }

@@ -2,7 +2,7 @@
 //! limit, errors turned into envelopes, the security headers, and one
 //! structured log line.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use domain::ports::{Clock, Random};
@@ -11,10 +11,15 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use poem_openapi::OperationId;
 
 use crate::context::RequestContext;
+use crate::error::ApiError;
+use crate::limits::{self, API, Limits, Plan, Subject, client_address};
+use ipnet::IpNet;
 use crate::document::{AllowedMethods, DocumentedErrors};
 use crate::error::{ErrorCode, from_poem_error, render};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// Settings of the shell that come from configuration.
 #[derive(Clone)]
@@ -28,6 +33,10 @@ pub struct Shell {
     pub documented: Arc<DocumentedErrors>,
     /// The methods each documented path answers, for a 405's `Allow`.
     pub allowed: Arc<AllowedMethods>,
+    /// The rate limiter and the presets' quotas.
+    pub limits: Arc<Limits>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[IpNet]>,
 }
 
 impl<E: Endpoint> Middleware<E> for Shell {
@@ -53,13 +62,16 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
     async fn call(&self, mut req: Request) -> Result<Response> {
         let started = Instant::now();
         let request_id = self.request_id(&req);
+        let peer = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
         let context = Arc::new(RequestContext {
             request_id,
-            ip: req.remote_addr().as_socket_addr().map(|addr| addr.ip()),
+            ip: client_address(peer, req.headers(), &self.shell.trusted_proxies),
             user_agent: req.headers().get(header::USER_AGENT).cloned(),
             clock: Arc::clone(&self.shell.clock),
             user_id: OnceLock::new(),
+            limits: Mutex::new(Vec::new()),
         });
+        let plan = Plan::of(req.uri().path(), req.headers());
         let method = req.method().clone();
         // Kept for a 405's `Allow` and the log line of a request no route
         // matched (a shared buffer's count goes up, nothing is copied).
@@ -67,10 +79,33 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         let is_docs = uri.path() == "/docs" || uri.path().starts_with("/docs/");
 
         let (mut response, operation) = RequestContext::scope(Arc::clone(&context), async {
+            if let Plan::ByAddress(preset) = plan {
+                let applied = self
+                    .shell
+                    .limits
+                    .take(preset, &Subject::Address(context.ip))
+                    .await;
+                RequestContext::record_limit(applied);
+                if !applied.decision.allowed {
+                    let refused = ApiError::rate_limited("too many requests; slow down");
+                    return (refused.into_response(), None);
+                }
+            }
             if let Err(response) = limit_body(&mut req, self.shell.body_limit).await {
                 return (response, None);
             }
-            match self.inner.call(req).await {
+            let answer = self.inner.call(req).await;
+            // Credentials sent where no guard checks them (an unknown path):
+            // the request still counts, against the client's address.
+            if plan == Plan::ByCaller && !RequestContext::limited() {
+                let applied = self
+                    .shell
+                    .limits
+                    .take(API, &Subject::Address(context.ip))
+                    .await;
+                RequestContext::record_limit(applied);
+            }
+            match answer {
                 Ok(output) => {
                     let response = output.into_response();
                     let operation = response.data::<OperationId>().map(|id| id.0);
@@ -85,6 +120,11 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         .await;
 
         self.decorate(&mut response, &context.request_id, is_docs);
+        if let Some((policy, limit)) = limits::headers(&context.lock_limits()) {
+            let headers = response.headers_mut();
+            headers.insert(RATE_LIMIT_POLICY, policy);
+            headers.insert(RATE_LIMIT, limit);
+        }
         if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
             let allow = self.shell.allowed.for_path(uri.path());
             if let Some(allow) = allow.and_then(|a| HeaderValue::from_str(a).ok()) {

@@ -29,7 +29,8 @@ struct Liveness {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 struct Readiness {
-    /// `ok` when every backing service answers.
+    /// `ok` when every backing service answers; `degraded` when the
+    /// database does and the shared cache does not (Roster still serves).
     status: String,
     checks: Checks,
 }
@@ -58,7 +59,8 @@ impl SystemApi {
 
     /// Readiness
     ///
-    /// 200 when the storage answers, else 503.
+    /// 200 when the storage answers (`degraded` while Redis does not:
+    /// limits and cache are then in-process), else 503.
     #[oai(path = "/health/ready", method = "get", operation_id = "health.ready")]
     async fn ready(&self) -> ReadyResponse {
         let database = match self.health.storage().await {
@@ -68,12 +70,18 @@ impl SystemApi {
                 "down"
             }
         };
+        let cache = if self.health.shared().await {
+            "ok"
+        } else {
+            "degraded"
+        };
         let checks = Checks {
             database: database.into(),
+            cache: cache.into(),
         };
         if database == "ok" {
             return ReadyResponse::Ready(Json(Envelope::new(Readiness {
-                status: "ok".into(),
+                status: if cache == "ok" { "ok" } else { "degraded" }.into(),
                 checks,
             })));
         }

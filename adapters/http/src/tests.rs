@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use adapter_argon2::{Argon2Hasher, Argon2Params};
-use adapter_memory::MemoryStorage;
+use adapter_memory::{InProcessRateLimiter, MemoryStorage};
 use adapter_paseto::PasetoSigner;
 use adapter_system::{OsRandom, SystemClock};
 use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
@@ -18,6 +18,7 @@ fn deps() -> HttpDeps {
     let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
     let random: Arc<dyn Random> = Arc::new(OsRandom);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let limiter: Arc<dyn RateLimiter> = Arc::new(InProcessRateLimiter::new(Arc::clone(&clock)));
     let params = Argon2Params {
         memory_kib: 1024,
         iterations: 1,
@@ -40,6 +41,7 @@ fn deps() -> HttpDeps {
         ),
         clock: Arc::clone(&clock),
         random: Arc::clone(&random),
+        limiter: Arc::clone(&limiter),
     };
     let sealer = TokenSealer::new(&SecretBox::new(Box::new([1; 32])));
     HttpDeps {
@@ -67,9 +69,10 @@ fn deps() -> HttpDeps {
         )),
         audit: Arc::new(AuditLog::new(Arc::clone(&storage))),
         catalog: Arc::new(CatalogService::new(Arc::clone(&storage))),
-        health: Arc::new(Health::new(storage)),
+        health: Arc::new(Health::new(storage, Arc::clone(&limiter))),
         clock,
         random,
+        limiter,
     }
 }
 
@@ -78,6 +81,8 @@ fn config() -> HttpConfig {
         public_url: "http://test".into(),
         body_limit: 1024,
         cors_origins: Vec::new(),
+        rate_limits: RateLimits::default(),
+        trusted_proxies: Vec::new(),
     }
 }
 

@@ -95,7 +95,7 @@ impl RateLimiter for RedisRateLimiter {
         }
     }
 
-    fn healthy(&self) -> bool {
-        self.redis.healthy()
+    async fn reachable(&self) -> bool {
+        self.redis.ping().await.is_ok()
     }
 }

@@ -23,12 +23,14 @@ mod types;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use domain::ports::{Clock, PasswordHasher, Random, Storage, TokenSigner};
+use domain::ports::{Clock, PasswordHasher, RateLimiter, Random, Storage, TokenSigner};
+use domain::rate_limit::Quota;
 use domain::session::SessionLifetimes;
 use domain::{User, UserId};
 use time::{Duration, OffsetDateTime};
 
-pub use error::AuthError;
+pub use error::{AuthError, LimitHit};
+pub use register_login::LOGIN_ACCOUNT;
 pub use sealer::TokenSealer;
 pub use types::{
     Caller, Credential, IssuedSession, LogoutScope, Principal, Registration, SessionView,
@@ -46,6 +48,8 @@ pub struct AuthPolicy {
     pub admin_emails: HashSet<String>,
     /// A session's `last_used_at` is written at most this often.
     pub touch_interval: Duration,
+    /// Failed logins allowed per account (the `login-account` preset).
+    pub login_account: Quota,
 }
 
 impl AuthPolicy {
@@ -53,6 +57,12 @@ impl AuthPolicy {
     pub const DEFAULT_ACCESS_TTL: Duration = Duration::minutes(15);
     /// How often `last_used_at` is written when configuration does not say.
     pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::minutes(1);
+
+    /// Failed logins per account when configuration does not say: 100 an
+    /// hour.
+    pub fn default_login_account() -> Quota {
+        Quota::new(100, std::time::Duration::from_secs(3_600)).expect("a valid quota")
+    }
 }
 
 impl Default for AuthPolicy {
@@ -62,6 +72,7 @@ impl Default for AuthPolicy {
             lifetimes: SessionLifetimes::default(),
             admin_emails: HashSet::new(),
             touch_interval: Self::DEFAULT_TOUCH_INTERVAL,
+            login_account: Self::default_login_account(),
         }
     }
 }
@@ -75,6 +86,8 @@ pub struct AuthPorts {
     pub signer: Arc<dyn TokenSigner>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    /// Counts failed logins per account.
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 pub struct AuthService {

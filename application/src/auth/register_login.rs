@@ -6,7 +6,7 @@ use domain::{Email, Password, RepoError, Role, UniqueRule, User, UserId};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use super::{AuthError, AuthService, ClientInfo, IssuedSession, Registration};
+use super::{AuthError, AuthService, ClientInfo, IssuedSession, LimitHit, Registration};
 use crate::audit::Resource;
 
 impl AuthService {
@@ -85,20 +85,30 @@ impl AuthService {
         password: SecretString,
         client: &ClientInfo,
     ) -> Result<IssuedSession, AuthError> {
-        let user = match Email::parse(email) {
-            Ok(email) => self.ports.storage.users().find_by_email(&email).await?,
+        let parsed = Email::parse(email);
+        let account = login_account_key(parsed.as_ref().map_or(email, Email::as_str));
+        let quota = self.policy.login_account;
+        let limit = self.ports.limiter.peek(&account, quota).await;
+        if !limit.allowed {
+            return Err(AuthError::LoginLimited(LimitHit {
+                preset: LOGIN_ACCOUNT,
+                quota,
+                decision: limit,
+            }));
+        }
+        let user = match &parsed {
+            Ok(email) => self.ports.storage.users().find_by_email(email).await?,
             Err(_) => None,
         };
-        let Some(user) = user else {
-            self.ports.hasher.verify_dummy(&password).await?;
-            return Err(AuthError::InvalidCredentials);
+        let verified = match &user {
+            Some(user) => self.ports.hasher.verify(&password, &user.password_hash).await?,
+            None => {
+                self.ports.hasher.verify_dummy(&password).await?;
+                Verification::Mismatch
+            }
         };
-        let Verification::Match { needs_rehash } = self
-            .ports
-            .hasher
-            .verify(&password, &user.password_hash)
-            .await?
-        else {
+        let (Some(user), Verification::Match { needs_rehash }) = (user, verified) else {
+            self.ports.limiter.take(&account, quota).await;
             return Err(AuthError::InvalidCredentials);
         };
         if user.disabled {
@@ -153,5 +163,38 @@ impl AuthService {
             }
             Err(error) => tracing::warn!(user.id = %user.id, %error, "password rehash failed"),
         }
+    }
+}
+
+/// The `login-account` preset's name.
+pub const LOGIN_ACCOUNT: &str = "login-account";
+
+/// The limiter's key for logins to the account of `email`: a hash of the
+/// address as the account would hold it, never the address itself (keys
+/// may be read by whoever runs the shared limiter). Addresses that do not
+/// parse are hashed as sent, case folded, so they are limited too.
+fn login_account_key(email: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    let mut key = String::with_capacity(LOGIN_ACCOUNT.len() + 1 + 64);
+    key.push_str(LOGIN_ACCOUNT);
+    key.push(':');
+    for byte in digest {
+        key.push_str(&format!("{byte:02x}"));
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::login_account_key;
+
+    #[test]
+    fn an_account_key_is_a_hash_of_the_address_alike_in_any_case() {
+        let key = login_account_key("Ana@Example.com");
+        assert_eq!(key, login_account_key(" ana@example.com"));
+        assert!(!key.contains("ana"), "{key}");
+        assert_eq!(key.len(), "login-account:".len() + 64);
+        assert_ne!(key, login_account_key("bo@example.com"));
     }
 }

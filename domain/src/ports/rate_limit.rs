@@ -18,9 +18,10 @@ pub trait RateLimiter: Send + Sync {
     /// Whether one request would pass now, without taking it.
     async fn peek(&self, key: &str, quota: Quota) -> Decision;
 
-    /// Whether the limiter answers from the place it was configured with
-    /// (`false` while a shared limiter falls back to in-process buckets).
-    fn healthy(&self) -> bool {
+    /// Whether the limiter's shared store answers now (a limiter with none
+    /// always does). `false` while a shared limiter serves from its
+    /// in-process fallback: degraded, not down.
+    async fn reachable(&self) -> bool {
         true
     }
 }
