@@ -15,9 +15,9 @@ use std::str::FromStr;
 
 use adapter_argon2::Argon2Params;
 use adapter_http::{IpNet, RateLimits};
-use domain::rate_limit::Quota;
 use application::auth::AuthPolicy;
 use domain::SessionLifetimes;
+use domain::rate_limit::Quota;
 use secrecy::{ExposeSecret, SecretString};
 use time::Duration;
 use tracing_subscriber::EnvFilter;
@@ -85,7 +85,6 @@ impl Setting {
         self.secret = true;
         self
     }
-
 
     /// The setting called `name`, if there is one.
     pub fn named(name: &str) -> Option<&'static Self> {

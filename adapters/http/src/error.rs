@@ -201,7 +201,11 @@ impl ApiError {
     }
 }
 
-fn envelope(code: ErrorCode, message: String, details: Option<ErrorDetails>) -> Json<ErrorEnvelope> {
+fn envelope(
+    code: ErrorCode,
+    message: String,
+    details: Option<ErrorDetails>,
+) -> Json<ErrorEnvelope> {
     Json(ErrorEnvelope {
         success: false,
         error: ErrorInfo {

@@ -41,7 +41,7 @@ use application::catalog::CatalogService;
 use application::health::Health;
 use application::jobs::JobsService;
 use application::roster::Roster;
-use domain::ports::{Clock, RateLimiter, Random};
+use domain::ports::{Clock, Random, RateLimiter};
 pub use ipnet::IpNet;
 pub use limits::RateLimits;
 use poem::endpoint::make_sync;

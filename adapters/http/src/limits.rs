@@ -141,7 +141,11 @@ impl Subject {
                 write!(key, ":ip:{}", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
             }
             Self::Address(Some(IpAddr::V6(v6))) => {
-                write!(key, ":ip:{}", v6.to_ipv4_mapped().map_or(IpAddr::V6(*v6), IpAddr::V4))
+                write!(
+                    key,
+                    ":ip:{}",
+                    v6.to_ipv4_mapped().map_or(IpAddr::V6(*v6), IpAddr::V4)
+                )
             }
             Self::Address(Some(ip)) => write!(key, ":ip:{ip}"),
             Self::Address(None) => write!(key, ":ip:unknown"),
@@ -155,7 +159,11 @@ impl Subject {
 /// trusted proxy (entries further left were written by whoever sent the
 /// request, and may be anything). Every `X-Forwarded-For` line counts, in
 /// order; a malformed entry ends the walk at the last hop read.
-pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+pub fn client_address(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+) -> Option<IpAddr> {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     let mut client = peer?;
     if !is_trusted(&client) {
@@ -193,7 +201,12 @@ pub fn headers(applied: &[Applied]) -> Option<(HeaderValue, HeaderValue)> {
             limit.push_str(", ");
         }
         let window = item.quota.window().as_secs().max(1);
-        let _ = write!(policy, "\"{}\";q={};w={window}", item.preset, item.quota.limit());
+        let _ = write!(
+            policy,
+            "\"{}\";q={};w={window}",
+            item.preset,
+            item.quota.limit()
+        );
         let _ = write!(
             limit,
             "\"{}\";r={};t={}",
@@ -241,22 +254,37 @@ mod tests {
 
     #[test]
     fn behind_trusted_proxies_the_rightmost_untrusted_hop_is_the_client() {
-        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "192.0.2.7/32".parse().unwrap()];
+        let trusted: Vec<IpNet> = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "192.0.2.7/32".parse().unwrap(),
+        ];
         let peer = Some(ip("10.1.1.1"));
         // The client claims to be 1.1.1.1; the proxy appended what it saw.
         let headers = forwarded(&["1.1.1.1, 198.51.100.4, 192.0.2.7"]);
-        assert_eq!(client_address(peer, &headers, &trusted), Some(ip("198.51.100.4")));
+        assert_eq!(
+            client_address(peer, &headers, &trusted),
+            Some(ip("198.51.100.4"))
+        );
         // Several lines read as one list, in order.
         let headers = forwarded(&["1.1.1.1", "198.51.100.4", "10.2.2.2"]);
-        assert_eq!(client_address(peer, &headers, &trusted), Some(ip("198.51.100.4")));
+        assert_eq!(
+            client_address(peer, &headers, &trusted),
+            Some(ip("198.51.100.4"))
+        );
         // Nothing forwarded: the proxy itself.
         assert_eq!(client_address(peer, &HeaderMap::new(), &trusted), peer);
         // Only trusted hops: the left-most of them.
         let headers = forwarded(&["10.9.9.9, 10.8.8.8"]);
-        assert_eq!(client_address(peer, &headers, &trusted), Some(ip("10.9.9.9")));
+        assert_eq!(
+            client_address(peer, &headers, &trusted),
+            Some(ip("10.9.9.9"))
+        );
         // Garbage ends the walk at the last hop read.
         let headers = forwarded(&["198.51.100.4, not-an-ip, 10.3.3.3"]);
-        assert_eq!(client_address(peer, &headers, &trusted), Some(ip("10.3.3.3")));
+        assert_eq!(
+            client_address(peer, &headers, &trusted),
+            Some(ip("10.3.3.3"))
+        );
     }
 
     #[test]
@@ -265,8 +293,14 @@ mod tests {
         let mut bearer = HeaderMap::new();
         bearer.insert("authorization", HeaderValue::from_static("Bearer x"));
         assert_eq!(Plan::of("/health/live", &none), Plan::None);
-        assert_eq!(Plan::of("/api/v1/auth/login", &bearer), Plan::ByAddress(AUTH));
-        assert_eq!(Plan::of("/api/v1/catalog/items", &bearer), Plan::ByAddress(API));
+        assert_eq!(
+            Plan::of("/api/v1/auth/login", &bearer),
+            Plan::ByAddress(AUTH)
+        );
+        assert_eq!(
+            Plan::of("/api/v1/catalog/items", &bearer),
+            Plan::ByAddress(API)
+        );
         assert_eq!(Plan::of("/api/v1/characters", &none), Plan::ByAddress(API));
         assert_eq!(Plan::of("/api/v1/characters", &bearer), Plan::ByCaller);
         assert_eq!(Plan::of("/api/v1/auth/me", &bearer), Plan::ByCaller);

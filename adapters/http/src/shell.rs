@@ -11,11 +11,11 @@ use poem::{Body, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use poem_openapi::OperationId;
 
 use crate::context::RequestContext;
+use crate::document::{AllowedMethods, DocumentedErrors};
 use crate::error::ApiError;
+use crate::error::{ErrorCode, from_poem_error, render};
 use crate::limits::{self, API, Limits, Plan, Subject, client_address};
 use ipnet::IpNet;
-use crate::document::{AllowedMethods, DocumentedErrors};
-use crate::error::{ErrorCode, from_poem_error, render};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");

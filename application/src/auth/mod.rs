@@ -23,7 +23,7 @@ mod types;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use domain::ports::{Clock, PasswordHasher, RateLimiter, Random, Storage, TokenSigner};
+use domain::ports::{Clock, PasswordHasher, Random, RateLimiter, Storage, TokenSigner};
 use domain::rate_limit::Quota;
 use domain::session::SessionLifetimes;
 use domain::{User, UserId};

@@ -101,7 +101,12 @@ impl AuthService {
             Err(_) => None,
         };
         let verified = match &user {
-            Some(user) => self.ports.hasher.verify(&password, &user.password_hash).await?,
+            Some(user) => {
+                self.ports
+                    .hasher
+                    .verify(&password, &user.password_hash)
+                    .await?
+            }
             None => {
                 self.ports.hasher.verify_dummy(&password).await?;
                 Verification::Mismatch
