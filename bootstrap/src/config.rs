@@ -669,8 +669,6 @@ fn list(raw: Option<&str>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// `requests/seconds`, both positive.
-
 #[cfg(test)]
 mod tests {
     use super::*;
