@@ -22,6 +22,7 @@ mod envelope;
 mod error;
 mod fields;
 mod jobs_api;
+pub mod metrics;
 mod payload;
 mod poem_errors;
 mod progressions_api;
@@ -48,6 +49,7 @@ use poem_openapi::OpenApiService;
 
 pub use auth_api::{CookiePolicy, REFRESH_COOKIE};
 pub use error::ErrorCode;
+pub use metrics::MetricsSource;
 
 use crate::accounts_api::AccountsApi;
 use crate::admin_api::AdminApi;
@@ -80,6 +82,9 @@ pub struct HttpDeps {
     pub health: Arc<Health>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    /// What `GET /metrics` shows; `None`: the API does not serve it (it is
+    /// served on an address of its own, see [`metrics_app`], or not at all).
+    pub metrics: Option<Arc<dyn MetricsSource>>,
 }
 
 /// HTTP settings from configuration.
@@ -174,9 +179,10 @@ pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + use<> {
         json: spec,
         errors: documented,
         allowed,
+        operations,
     } = document::finish(&service.spec());
     let docs = service.swagger_ui();
-    let routes = Route::new()
+    let mut routes = Route::new()
         .nest("/", service)
         .at(
             "/openapi.json",
@@ -187,8 +193,30 @@ pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + use<> {
             }),
         )
         .nest("/docs", docs);
+    if let Some(source) = &deps.metrics {
+        routes = routes.at("/metrics", metrics::endpoint(Arc::clone(source)));
+    }
+    let recorded = metrics::RequestMetrics::new(operations);
+    wrap(routes, &deps, config, documented, allowed, recorded)
+}
 
-    wrap(routes, &deps, config, documented, allowed)
+/// `GET /metrics` alone, for an address of its own
+/// (`ROSTER_METRICS_BIND`), behind the same shell as the API: any other
+/// path answers a 404 envelope.
+pub fn metrics_app(
+    source: Arc<dyn MetricsSource>,
+    deps: &HttpDeps,
+    config: &HttpConfig,
+) -> impl Endpoint + use<> {
+    let routes = Route::new().at("/metrics", metrics::endpoint(source));
+    wrap(
+        routes,
+        deps,
+        config,
+        document::DocumentedErrors::default(),
+        document::AllowedMethods::default(),
+        metrics::RequestMetrics::default(),
+    )
 }
 
 /// The middleware every request goes through, around any endpoint.
@@ -198,6 +226,7 @@ fn wrap<E: Endpoint + 'static>(
     config: &HttpConfig,
     documented: document::DocumentedErrors,
     allowed: document::AllowedMethods,
+    recorded: metrics::RequestMetrics,
 ) -> impl Endpoint + use<E> {
     let mut cors = Cors::new().allow_credentials(true);
     for origin in &config.cors_origins {
@@ -220,6 +249,7 @@ fn wrap<E: Endpoint + 'static>(
             https: config.https(),
             documented: Arc::new(documented),
             allowed: Arc::new(allowed),
+            metrics: Arc::new(recorded),
         })
 }
 

@@ -13,6 +13,7 @@ use poem_openapi::OperationId;
 use crate::context::RequestContext;
 use crate::document::{AllowedMethods, DocumentedErrors};
 use crate::error::{ErrorCode, from_poem_error, render};
+use crate::metrics::RequestMetrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -28,6 +29,8 @@ pub struct Shell {
     pub documented: Arc<DocumentedErrors>,
     /// The methods each documented path answers, for a 405's `Allow`.
     pub allowed: Arc<AllowedMethods>,
+    /// The request count and latency series.
+    pub(crate) metrics: Arc<RequestMetrics>,
 }
 
 impl<E: Endpoint> Middleware<E> for Shell {
@@ -95,7 +98,9 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         if cfg!(debug_assertions) {
             self.check_documented(operation, status);
         }
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        (self.shell.metrics).record(operation, &method, uri.path(), response.status(), elapsed);
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let user_id = context.user_id.get().map(ToString::to_string);
         tracing::info!(
             http.method = %method,

@@ -70,6 +70,7 @@ fn deps() -> HttpDeps {
         health: Arc::new(Health::new(storage)),
         clock,
         random,
+        metrics: None,
     }
 }
 
@@ -87,6 +88,7 @@ async fn a_panicking_handler_becomes_a_500_envelope_that_shows_nothing_internal(
         make_sync(|_| -> &'static str { panic!("secret internals") }),
         &deps(),
         &config(),
+        Default::default(),
         Default::default(),
         Default::default(),
     );
