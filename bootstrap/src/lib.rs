@@ -207,7 +207,7 @@ impl App {
         adapter_http::openapi_document(&self.http, &self.http_config)
     }
 
-    pub fn endpoint(&self) -> impl Endpoint + 'static {
+    pub fn endpoint(&self) -> impl Endpoint + use<> {
         adapter_http::app(self.http.clone(), &self.http_config)
     }
 
@@ -231,7 +231,7 @@ impl App {
     }
 
     /// `GET /metrics` alone, for [`App::metrics_bind`].
-    pub fn metrics_endpoint(&self) -> impl Endpoint + 'static {
+    pub fn metrics_endpoint(&self) -> impl Endpoint + use<> {
         adapter_http::metrics_app(Arc::clone(&self.metrics), &self.http, &self.http_config)
     }
 
