@@ -99,7 +99,8 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
             self.check_documented(operation, status);
         }
         let elapsed = started.elapsed();
-        (self.shell.metrics).record(operation, &method, uri.path(), response.status(), elapsed);
+        let metrics = &self.shell.metrics;
+        metrics.record(operation, &method, uri.path(), status, elapsed);
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let user_id = context.user_id.get().map(ToString::to_string);
         tracing::info!(
