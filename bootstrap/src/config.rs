@@ -128,6 +128,9 @@ pub static SETTINGS: &[Setting] = &[
     Setting::new("ROSTER_BIND", Value(|| "127.0.0.1:8080".to_owned()))
         .expects("an IP address and a port", "0.0.0.0:8080")
         .about("address `serve` listens on"),
+    Setting::new("ROSTER_METRICS_BIND", Means("/metrics on the API's address"))
+        .expects("an IP address and a port", "127.0.0.1:9090")
+        .about("a separate address for the Prometheus `/metrics` (then the API's address no longer serves it); `roster worker` serves it there too"),
     Setting::new("ROSTER_PUBLIC_URL", Means("http:// + ROSTER_BIND"))
         .expects("an http:// or https:// URL", "https://roster.example")
         .about("the address clients use: the token issuer and the OpenAPI server; https also turns on HSTS"),
@@ -300,6 +303,8 @@ fn error(variable: &str, message: impl Into<String>) -> ConfigError {
 #[derive(Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// Where `/metrics` is served; `None`: on `bind`, with the API.
+    pub metrics_bind: Option<SocketAddr>,
     pub public_url: String,
     /// PostgreSQL connection string; `None`: memory storage.
     pub database_url: Option<SecretString>,
@@ -340,6 +345,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("bind", &self.bind)
+            .field("metrics_bind", &self.metrics_bind)
             .field("public_url", &self.public_url)
             .field(
                 "database_url",
@@ -481,6 +487,17 @@ impl Config {
         let database_pool: usize = vars.parse("ROSTER_DATABASE_POOL", |&n| n > 0)?;
         let auto_migrate: bool = vars.parse("ROSTER_AUTO_MIGRATE", |_| true)?;
         let bind: SocketAddr = vars.parse("ROSTER_BIND", |_| true)?;
+        let metrics_bind = match vars.get("ROSTER_METRICS_BIND") {
+            Some(raw) => {
+                let setting = Vars::setting("ROSTER_METRICS_BIND");
+                let address: SocketAddr = raw.parse().map_err(|_| setting.invalid(raw))?;
+                if address == bind && address.port() != 0 {
+                    return Err(setting.invalid_because(raw, "it is ROSTER_BIND's address"));
+                }
+                Some(address)
+            }
+            None => None,
+        };
         let public_url = match vars.get("ROSTER_PUBLIC_URL") {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 url.trim_end_matches('/').to_owned()
@@ -569,6 +586,7 @@ impl Config {
             .map_err(|reason| Vars::setting("ROSTER_LOG").invalid_because(&log, reason))?;
         let config = Self {
             bind,
+            metrics_bind,
             public_url,
             database_url,
             database_pool,
@@ -727,6 +745,7 @@ mod tests {
         );
         for (name, value) in [
             ("ROSTER_BIND", "nowhere"),
+            ("ROSTER_METRICS_BIND", "9090"),
             ("ROSTER_PUBLIC_URL", "roster.example"),
             ("DATABASE_URL", "mysql://x"),
             ("ROSTER_DATABASE_POOL", "0"),
@@ -899,6 +918,22 @@ mod tests {
             let err = Config::from_vars(vars(&[(name, value)])).expect_err(name);
             assert_eq!(err.variable, name);
         }
+    }
+
+    #[test]
+    fn the_metrics_address_is_apart_from_the_api_or_unset() {
+        let unset = Config::from_vars(vars(&[])).expect("defaults");
+        assert_eq!(unset.metrics_bind, None);
+        let apart = Config::from_vars(vars(&[("ROSTER_METRICS_BIND", "0.0.0.0:9090")]))
+            .expect("an address");
+        assert_eq!(apart.metrics_bind, Some("0.0.0.0:9090".parse().unwrap()));
+        let same = Config::from_vars(vars(&[
+            ("ROSTER_BIND", "127.0.0.1:8080"),
+            ("ROSTER_METRICS_BIND", "127.0.0.1:8080"),
+        ]))
+        .expect_err("the API's address");
+        assert_eq!(same.variable, "ROSTER_METRICS_BIND");
+        assert!(same.message.contains("ROSTER_BIND"), "{same}");
     }
 
     #[test]

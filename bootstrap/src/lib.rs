@@ -3,6 +3,8 @@
 //! cases and the HTTP layer, and runs the server.
 
 pub mod config;
+pub mod metrics;
+mod process;
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -10,7 +12,7 @@ use std::time::Duration as StdDuration;
 use adapter_argon2::Argon2Hasher;
 use adapter_catalog::BundledCatalog;
 use adapter_dofusdb::{DofusDbConfig, DofusDbSource};
-use adapter_http::{HttpConfig, HttpDeps};
+use adapter_http::{HttpConfig, HttpDeps, MetricsSource};
 use adapter_memory::InProcessRateLimiter;
 use adapter_memory::MemoryStorage;
 use adapter_paseto::PasetoSigner;
@@ -31,7 +33,7 @@ use application::roster::Roster;
 use domain::ports::{Clock, JobSignal, Random, RateLimiter, Storage};
 use domain::session::SessionLifetimes;
 use hkdf::Hkdf;
-use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::listener::{Acceptor, AcceptorExt, BoxAcceptor, Listener, TcpListener};
 use poem::{Endpoint, Server};
 use secrecy::{ExposeSecret, SecretBox};
 use sha2::Sha256;
@@ -59,6 +61,11 @@ pub struct App {
     pub ephemeral_key: bool,
     /// Whether `serve` runs a worker too (`ROSTER_WORKER=embedded`).
     pub embedded_worker: bool,
+    /// Where `/metrics` is served when not on the API's address
+    /// (`ROSTER_METRICS_BIND`).
+    pub metrics_bind: Option<std::net::SocketAddr>,
+    /// What `/metrics` shows.
+    metrics: Arc<dyn MetricsSource>,
     jobs: JobsWiring,
 }
 
@@ -82,6 +89,8 @@ impl App {
         storage: StorageChoice,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        // Before any adapter is built: some register their series at once.
+        let recorder = metrics::recorder();
         let random: Arc<dyn Random> = Arc::new(OsRandom);
         let StorageChoice {
             storage,
@@ -149,6 +158,16 @@ impl App {
         } else {
             Vec::new()
         };
+        let scrape: Arc<dyn MetricsSource> = Arc::new(metrics::Scrape {
+            handle: recorder,
+            storage: Arc::clone(&storage),
+            postgres: match &backend {
+                Backend::Postgres(postgres) => Some(postgres.as_ref().clone()),
+                Backend::Memory(_) => None,
+            },
+            kinds: registry.kinds(),
+            shown: Default::default(),
+        });
         let jobs = JobsWiring {
             backend,
             storage: Arc::clone(&storage),
@@ -162,16 +181,22 @@ impl App {
                 ..WorkerConfig::default()
             },
         };
+        let mut http = services(
+            Arc::clone(&auth),
+            storage,
+            clock,
+            random,
+            limiter,
+            config.catalog_source.is_some(),
+        );
+        if config.metrics_bind.is_none() {
+            http.metrics = Some(Arc::clone(&scrape));
+        }
         Ok(Self {
-            http: services(
-                Arc::clone(&auth),
-                storage,
-                clock,
-                random,
-                limiter,
-                config.catalog_source.is_some(),
-            ),
+            http,
             embedded_worker: config.worker_embedded,
+            metrics_bind: config.metrics_bind,
+            metrics: scrape,
             jobs,
             http_config: HttpConfig {
                 public_url: config.public_url.clone(),
@@ -190,7 +215,7 @@ impl App {
         adapter_http::openapi_document(&self.http, &self.http_config)
     }
 
-    pub fn endpoint(&self) -> impl Endpoint + 'static {
+    pub fn endpoint(&self) -> impl Endpoint + use<> {
         adapter_http::app(self.http.clone(), &self.http_config)
     }
 
@@ -213,17 +238,56 @@ impl App {
         Arc::clone(&self.jobs.registry)
     }
 
+    /// `GET /metrics` alone, for [`App::metrics_bind`].
+    pub fn metrics_endpoint(&self) -> impl Endpoint + use<> {
+        adapter_http::metrics_app(Arc::clone(&self.metrics), &self.http, &self.http_config)
+    }
+
+    /// Binds [`App::metrics_bind`], when it is set.
+    pub async fn bind_metrics(&self) -> std::io::Result<Option<BoxAcceptor>> {
+        match self.metrics_bind {
+            Some(bind) => Ok(Some(TcpListener::bind(bind).into_acceptor().await?.boxed())),
+            None => Ok(None),
+        }
+    }
+
+    /// Serves `/metrics` alone on `acceptor` until `shutdown` completes.
+    pub async fn serve_metrics(
+        &self,
+        acceptor: BoxAcceptor,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(self.metrics_endpoint(), shutdown, Some(SHUTDOWN_GRACE))
+            .await
+    }
+
     /// Serves on `acceptor` until `shutdown` completes, then lets in-flight
-    /// requests finish (up to 30 s). With the embedded worker, jobs run
-    /// beside it and stop with it (running ones finish within the worker's
-    /// grace period, the rest go back to the queue).
+    /// requests finish (up to 30 s); `/metrics` too on `metrics` when given
+    /// (see [`App::bind_metrics`]), stopped with it. With the embedded
+    /// worker, jobs run beside it and stop with it (running ones finish
+    /// within the worker's grace period, the rest go back to the queue).
     pub async fn serve<A: Acceptor + 'static>(
         self,
         acceptor: A,
+        metrics: Option<BoxAcceptor>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let purge = tokio::spawn(purge_grace_copies(Arc::clone(&self.auth)));
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        let metrics = metrics.map(|acceptor| {
+            let mut stopping = stopping.clone();
+            let endpoint = self.metrics_endpoint();
+            tokio::spawn(
+                Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+                    endpoint,
+                    async move {
+                        let _ = stopping.wait_for(|stop| *stop).await;
+                    },
+                    Some(SHUTDOWN_GRACE),
+                ),
+            )
+        });
         let worker = self.embedded_worker.then(|| {
             let mut stopping = stopping.clone();
             tokio::spawn(self.worker().run(async move {
@@ -237,13 +301,18 @@ impl App {
         let result = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
             .await;
+        // The server may also have stopped on an error: the shutdown future
+        // is gone then, and with it the sender, which stops the rest.
+        drop(stopping);
         if let Some(worker) = worker {
-            // The server may also have stopped on an error: stop the worker.
-            drop(stopping);
             let _ = worker.await;
         }
+        let metrics = match metrics {
+            Some(server) => server.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        };
         purge.abort();
-        result
+        result.and(metrics)
     }
 }
 
@@ -287,6 +356,7 @@ pub fn services(
         clock,
         random,
         limiter,
+        metrics: None,
     }
 }
 
@@ -425,6 +495,9 @@ pub fn connect_postgres(config: &Config, url: &str) -> Result<PgStorage, ConfigE
 #[derive(Debug)]
 pub struct RunningServer {
     pub base_url: String,
+    /// `http://127.0.0.1:<port>` of `/metrics` when the app serves it on an
+    /// address of its own (`ROSTER_METRICS_BIND`; port 0 picks a free one).
+    pub metrics_url: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -438,12 +511,18 @@ impl RunningServer {
             .first()
             .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
             .ok_or_else(|| std::io::Error::other("no local address"))?;
+        let metrics = app.bind_metrics().await?;
+        let metrics_url = match &metrics {
+            Some(acceptor) => Some(format!("http://{}", local_socket(acceptor)?)),
+            None => None,
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(app.serve(acceptor, async move {
+        let task = tokio::spawn(app.serve(acceptor, metrics, async move {
             let _ = stopped.await;
         }));
         Ok(Self {
             base_url: format!("http://127.0.0.1:{port}"),
+            metrics_url,
             stop: Some(stop),
             task,
         })
@@ -462,6 +541,15 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The address `acceptor` listens on.
+pub fn local_socket(acceptor: &impl Acceptor) -> std::io::Result<std::net::SocketAddr> {
+    acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().copied())
+        .ok_or_else(|| std::io::Error::other("no local address"))
 }
 
 async fn purge_grace_copies(auth: Arc<AuthService>) {

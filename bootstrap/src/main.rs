@@ -235,7 +235,33 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let storage = bootstrap::open_storage(&config).await?;
     let app = App::build(&config, storage, Arc::new(SystemClock))?;
-    let stopped = app.worker().run(shutdown).await;
+    // With ROSTER_METRICS_BIND, the worker's own metrics (job durations,
+    // the queue, the pool) are scraped there; it stops with the worker.
+    let (stop_metrics, metrics_stopping) = tokio::sync::oneshot::channel::<()>();
+    let metrics = match app.bind_metrics().await? {
+        Some(acceptor) => {
+            tracing::info!(metrics_bind = ?config.metrics_bind, "/metrics is served on its own address");
+            Some(app.serve_metrics(acceptor, async move {
+                let _ = metrics_stopping.await;
+            }))
+        }
+        None => None,
+    };
+    let stopped = match metrics {
+        Some(metrics) => {
+            let (stopped, served) = tokio::join!(
+                async {
+                    let stopped = app.worker().run(shutdown).await;
+                    let _ = stop_metrics.send(());
+                    stopped
+                },
+                metrics
+            );
+            served?;
+            stopped
+        }
+        None => app.worker().run(shutdown).await,
+    };
     tracing::info!(
         finished = stopped.finished,
         released = stopped.released,
@@ -286,8 +312,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let shutdown = shutdown_signal()?;
     let acceptor = TcpListener::bind(config.bind).into_acceptor().await?;
+    let metrics = app.bind_metrics().await?;
+    if let Some(bind) = config.metrics_bind {
+        tracing::info!(metrics_bind = %bind, "/metrics is served on its own address");
+    }
     tracing::info!(bind = %config.bind, public_url = %config.public_url, "roster is listening");
-    app.serve(acceptor, shutdown).await?;
+    app.serve(acceptor, metrics, shutdown).await?;
     tracing::info!("roster stopped gracefully");
     Ok(())
 }

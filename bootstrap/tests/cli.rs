@@ -738,6 +738,42 @@ async fn sigterm_stops_the_server_gracefully_with_status_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roster_metrics_bind_serves_metrics_there_only_and_stops_with_the_server() {
+    let dir = WorkDir::new();
+    let metrics_bind = format!("127.0.0.1:{}", free_port());
+    let server = Server::start(&dir, &[("ROSTER_METRICS_BIND", &metrics_bind)]);
+    server.wait_until_catching_signals();
+    assert_eq!(server.get("/health/live").await.status(), 200);
+
+    let scraped = server
+        .http
+        .get(format!("http://{metrics_bind}/metrics"))
+        .send()
+        .await
+        .expect("GET reaches the metrics address");
+    let scraped_status = scraped.status();
+    let text = scraped.text().await.expect("a body");
+    let on_api = server.get("/metrics").await;
+    let on_api_status = on_api.status();
+    let envelope: Value = on_api.json().await.expect("a JSON envelope");
+    let stopped = server.stop_with("TERM");
+
+    assert_eq!(scraped_status, 200, "{text}");
+    assert!(
+        text.contains("# TYPE roster_http_requests_total counter")
+            && text.contains(r#"route="/health/live""#),
+        "{text}"
+    );
+    assert_eq!(on_api_status, 404);
+    assert_eq!(envelope["error"]["code"], "NOT_FOUND", "{envelope}");
+    assert_eq!(stopped.status.code(), Some(0), "{stopped:?}");
+    assert!(
+        std::net::TcpStream::connect(&metrics_bind).is_err(),
+        "the metrics address still listens after the server stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_stops_the_server_gracefully_with_status_0() {
     let dir = WorkDir::new();
     let server = Server::start(&dir, &[]);

@@ -180,6 +180,14 @@ impl Enqueued {
     }
 }
 
+/// How many jobs of one kind are in one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCount {
+    pub kind: String,
+    pub status: JobStatus,
+    pub count: u64,
+}
+
 /// Which jobs a listing shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {

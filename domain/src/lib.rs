@@ -31,7 +31,9 @@ pub use error::{FieldError, RepoError, UniqueRule, ValidationErrors};
 pub use ids::{
     AccountId, ApiKeyId, AuditId, CharacterId, FamilyId, JobId, LeaseId, SessionId, TeamId, UserId,
 };
-pub use job::{Claim, Enqueued, Job, JobFilter, JobProgress, JobStatus, JobStep, Lease, NewJob};
+pub use job::{
+    Claim, Enqueued, Job, JobCount, JobFilter, JobProgress, JobStatus, JobStep, Lease, NewJob,
+};
 pub use query::SearchText;
 pub use roster::{
     AccountView, Character, CharacterChanges, CharacterEdit, CharacterFilter, CharacterSort,

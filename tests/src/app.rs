@@ -156,6 +156,12 @@ impl TestApp {
         }
     }
 
+    /// `http://127.0.0.1:<port>` of the address of its own `/metrics` is
+    /// served on, when the server was given one (`ROSTER_METRICS_BIND`).
+    pub fn metrics_url(&self) -> Option<&str> {
+        self.server.metrics_url.as_deref()
+    }
+
     /// Shuts the server down gracefully.
     pub async fn stop(self) -> std::io::Result<()> {
         self.server.stop().await

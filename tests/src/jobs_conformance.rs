@@ -65,6 +65,7 @@ macro_rules! job_queue_conformance {
                 progress_is_stored,
                 listing_is_newest_first_filtered_paged_and_without_steps,
                 pruning_deletes_old_succeeded_and_dead_jobs_only,
+                counts_are_by_kind_and_status_and_leave_out_empty_pairs,
                 concurrent_workers_run_each_job_exactly_once,
                 an_enqueue_wakes_a_waiting_worker,
                 a_wait_without_an_enqueue_ends_at_its_limit,
@@ -643,6 +644,51 @@ pub async fn pruning_deletes_old_succeeded_and_dead_jobs_only(queue: FreshQueue)
     .collect();
     assert_eq!(left, expected);
     assert_eq!(jobs.prune(at(50), at(61)).await.unwrap(), 1);
+}
+
+/// One count per `(kind, status)` that has a job: two queued and one
+/// running of one kind, one succeeded and one dead of another.
+pub async fn counts_are_by_kind_and_status_and_leave_out_empty_pairs(queue: FreshQueue) {
+    let jobs = queue.storage.jobs();
+    assert_eq!(jobs.counts().await.unwrap(), []);
+    for _ in 0..3 {
+        enqueue(&queue, new_job(KIND, at(0))).await;
+    }
+    claim_one(&queue, at(0)).await;
+    for ok in [true, false] {
+        enqueue(&queue, new_job(OTHER, at(0))).await;
+        let job = claim(&queue, &[OTHER], 1, at(0)).await.remove(0);
+        if ok {
+            assert!(jobs.succeed(job.id, held(&job), at(1)).await.unwrap());
+        } else {
+            assert!(
+                jobs.fail(job.id, held(&job), "x", None, at(1))
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+
+    let mut counts: Vec<(String, &str, u64)> = jobs
+        .counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.status.as_str(), c.count))
+        .collect();
+    counts.sort();
+    let expected = [
+        (OTHER, "dead", 1),
+        (OTHER, "succeeded", 1),
+        (KIND, "queued", 2),
+        (KIND, "running", 1),
+    ];
+    let mut expected: Vec<(String, &str, u64)> = expected
+        .into_iter()
+        .map(|(kind, status, n)| (kind.to_owned(), status, n))
+        .collect();
+    expected.sort();
+    assert_eq!(counts, expected);
 }
 
 /// 8 workers drain 200 jobs: each job runs exactly once, and never on two

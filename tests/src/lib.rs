@@ -5,6 +5,7 @@
 pub mod app;
 pub mod conformance;
 pub mod dofusdb;
+pub mod exposition;
 pub mod jobs_conformance;
 pub mod pg;
 pub mod rate_limit_conformance;

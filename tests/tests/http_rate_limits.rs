@@ -53,6 +53,9 @@ async fn every_api_answer_carries_the_draft_headers_and_the_quota_ends_in_a_429(
     let refused = app.me(&user.access_token).await;
     expect_limited(&refused);
     assert_eq!(retry_after(&refused), 12);
+    let scraped = send(app.request(Method::GET, "/metrics")).await.text;
+    let scraped = tests::exposition::Exposition::parse(&scraped).expect("Prometheus text");
+    assert!(scraped.value("roster_rate_limited_total", &[("preset", "api")]) >= 1.0);
     assert_eq!(refused.header("ratelimit"), Some(r#""api";r=0;t=60"#));
     // Errors of a limited route carry the headers too.
     app.clock.advance(time::Duration::seconds(12));
@@ -308,6 +311,11 @@ async fn a_redis_that_dies_mid_run_costs_no_request_and_is_rejoined() {
     let ready = send(app.request(Method::GET, "/health/ready")).await;
     ready.expect_status(StatusCode::OK);
     assert_eq!(ready.data()["status"], "degraded");
+    // `/metrics` says so too (a recorder is shared by the servers of one
+    // test binary, so the figures are lower bounds).
+    let scraped = send(app.request(Method::GET, "/metrics")).await.text;
+    let scraped = tests::exposition::Exposition::parse(&scraped).expect("Prometheus text");
+    assert!(scraped.value("roster_rate_limit_fallbacks_total", &[]) >= 50.0);
     assert_eq!(ready.data()["checks"]["cache"], "degraded");
     assert_eq!(ready.data()["checks"]["database"], "ok");
 

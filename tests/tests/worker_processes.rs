@@ -161,7 +161,17 @@ impl Setup {
     }
 
     fn worker(&self) -> Process {
-        Process::spawn(&["worker"], &self.env)
+        self.worker_with(&[])
+    }
+
+    fn worker_with(&self, extra: &[(&str, &str)]) -> Process {
+        let mut env = self.env.clone();
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Process::spawn(&["worker"], &env)
     }
 
     async fn sync(&self) -> String {
@@ -238,6 +248,41 @@ async fn serve_with_the_worker_off_leaves_jobs_to_a_worker_process() {
     let done = setup.until(&id, "succeeded", Duration::from_secs(30)).await;
     assert_eq!(done["attempts"], 1);
 
+    worker.signal("TERM");
+    assert_eq!(worker.wait(Duration::from_secs(25)), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_serves_its_metrics_on_roster_metrics_bind() {
+    let Some(setup) = Setup::start(small()).await else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let metrics_bind = format!("127.0.0.1:{port}");
+    let id = setup.sync().await;
+
+    let worker = setup.worker_with(&[("ROSTER_METRICS_BIND", &metrics_bind)]);
+    setup.until(&id, "succeeded", Duration::from_secs(30)).await;
+    let scraped = setup
+        .http
+        .get(format!("http://{metrics_bind}/metrics"))
+        .send()
+        .await
+        .expect("the worker serves /metrics");
+    assert_eq!(scraped.status(), StatusCode::OK);
+    let text = scraped.text().await.expect("a body");
+
+    assert!(
+        text.contains(r#"roster_job_duration_seconds_count{kind="catalog.sync"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"roster_db_pool_connections{state="max"}"#),
+        "{text}"
+    );
     worker.signal("TERM");
     assert_eq!(worker.wait(Duration::from_secs(25)), Some(0));
 }

@@ -24,6 +24,12 @@
 //!
 //! The timeout needs a Tokio runtime with its time driver enabled.
 //!
+//! # The queue gauge
+//!
+//! `roster_argon2_queue` counts the callers waiting for a slot right now
+//! (recorded through the `metrics` facade; whoever installed a recorder
+//! shows it). A queue that stays above zero means logins wait for CPU.
+//!
 //! # Unknown accounts
 //!
 //! [`PasswordHasher::verify_dummy`] checks the candidate against a hash made
@@ -34,6 +40,7 @@ use std::fmt;
 use std::num::ParseIntError;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::{self, SaltString};
@@ -47,6 +54,18 @@ use tokio::sync::Semaphore;
 /// How long a caller waits for a hashing slot before [`HashError::Busy`],
 /// when the bootstrap has no better value.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(5);
+
+/// The gauge of the callers waiting for a hashing slot.
+pub const QUEUE_METRIC: &str = "roster_argon2_queue";
+
+/// The help text of this adapter's metrics, for the exposition's `# HELP`.
+pub fn describe_metrics() {
+    metrics::describe_gauge!(
+        QUEUE_METRIC,
+        metrics::Unit::Count,
+        "password hashes waiting for a slot (ROSTER_ARGON2_CONCURRENCY run at once)"
+    );
+}
 
 /// Salt length in bytes (the length argon2 and OWASP recommend).
 const SALT_LEN: usize = argon2::RECOMMENDED_SALT_LEN;
@@ -222,6 +241,8 @@ pub struct Argon2Hasher {
     permits: Arc<Semaphore>,
     concurrency: usize,
     max_wait: Duration,
+    /// Callers waiting for a slot now (what the gauge shows).
+    waiting: Arc<AtomicUsize>,
     random: Arc<dyn Random>,
     /// Made once with the current parameters, for [`PasswordHasher::verify_dummy`].
     dummy: PasswordHash,
@@ -252,12 +273,15 @@ impl Argon2Hasher {
         let dummy = argon2
             .hash_password(DUMMY_PASSWORD, &salt)
             .map_err(|e| BuildError::DummyHash(e.to_string()))?;
+        // The series exists (at 0) before the first wait.
+        metrics::gauge!(QUEUE_METRIC).increment(0.0);
         Ok(Self {
             params,
             argon2,
             permits: Arc::new(Semaphore::new(concurrency)),
             concurrency,
             max_wait,
+            waiting: Arc::default(),
             dummy: PasswordHash::new(dummy.to_string()),
             random,
             #[cfg(test)]
@@ -277,25 +301,26 @@ impl Argon2Hasher {
         T: Send + 'static,
         F: FnOnce() -> Result<T, HashError> + Send + 'static,
     {
-        let permit =
-            match tokio::time::timeout(self.max_wait, Arc::clone(&self.permits).acquire_owned())
-                .await
-            {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_closed)) => {
-                    return Err(HashError::Internal(
-                        "the hashing semaphore is closed".into(),
-                    ));
-                }
-                Err(_elapsed) => {
-                    tracing::debug!(
-                        concurrency = self.concurrency,
-                        max_wait_ms = self.max_wait.as_millis(),
-                        "no password hashing slot became free in time"
-                    );
-                    return Err(HashError::Busy);
-                }
-            };
+        let waiting = Waiting::start(&self.waiting);
+        let acquired =
+            tokio::time::timeout(self.max_wait, Arc::clone(&self.permits).acquire_owned()).await;
+        drop(waiting);
+        let permit = match acquired {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => {
+                return Err(HashError::Internal(
+                    "the hashing semaphore is closed".into(),
+                ));
+            }
+            Err(_elapsed) => {
+                tracing::debug!(
+                    concurrency = self.concurrency,
+                    max_wait_ms = self.max_wait.as_millis(),
+                    "no password hashing slot became free in time"
+                );
+                return Err(HashError::Busy);
+            }
+        };
         #[cfg(test)]
         let in_flight = Arc::clone(&self.in_flight);
         tokio::task::spawn_blocking(move || {
@@ -335,6 +360,30 @@ impl Argon2Hasher {
     #[cfg(test)]
     fn semaphore(&self) -> &Arc<Semaphore> {
         &self.permits
+    }
+
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// One caller in the queue for a slot, from its start to its end, however
+/// it ends (a slot, a timeout, or the request dropped while waiting).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn start(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!(QUEUE_METRIC).increment(1.0);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!(QUEUE_METRIC).decrement(1.0);
     }
 }
 

@@ -322,6 +322,46 @@ async fn caller_gets_busy_when_the_only_slot_stays_taken_past_max_wait() {
     );
 }
 
+/// Waits (briefly) until `hasher` has `n` callers waiting for a slot.
+async fn until_waiting(hasher: &Argon2Hasher, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hasher.waiting() != n {
+        assert!(
+            Instant::now() < deadline,
+            "{} waiting, not {n}",
+            hasher.waiting()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_queue_counts_callers_waiting_for_a_slot_however_their_wait_ends() {
+    let hasher = Arc::new(hasher_with(CHEAP, 1, Duration::from_secs(5)));
+    let held = Arc::clone(hasher.semaphore())
+        .acquire_owned()
+        .await
+        .expect("permit");
+    assert_eq!(hasher.waiting(), 0);
+
+    let hash = |hasher: &Arc<Argon2Hasher>| {
+        let hasher = Arc::clone(hasher);
+        tokio::spawn(async move { hasher.hash(&password(PASSWORD)).await })
+    };
+    let first = hash(&hasher);
+    let second = hash(&hasher);
+    let abandoned = hash(&hasher);
+    until_waiting(&hasher, 3).await;
+    // A request that goes away while it waits leaves the queue.
+    abandoned.abort();
+    until_waiting(&hasher, 2).await;
+    drop(held);
+
+    assert!(first.await.expect("joined").is_ok());
+    assert!(second.await.expect("joined").is_ok());
+    assert_eq!(hasher.waiting(), 0);
+}
+
 #[tokio::test]
 async fn caller_waits_for_a_slot_freed_within_max_wait() {
     let hasher = hasher_with(CHEAP, 1, Duration::from_secs(5));

@@ -30,6 +30,7 @@ use domain::{CharacterSort, Level, PageRequest, SearchText};
 use serde_json::{Map, Value, json};
 
 use crate::error::ErrorCode;
+use crate::metrics::DocumentedOperation;
 
 /// The operations that answer more than what their shape implies (see
 /// [`error_statuses`]): `404` for an object that is not the caller's, `409`
@@ -100,6 +101,9 @@ pub(crate) struct Finished {
     pub(crate) json: String,
     pub(crate) errors: DocumentedErrors,
     pub(crate) allowed: AllowedMethods,
+    /// Each operation's path template, method and statuses, for the
+    /// request metrics.
+    pub(crate) operations: Vec<DocumentedOperation>,
 }
 
 /// The finished document, from poem-openapi's.
@@ -118,7 +122,33 @@ pub(crate) fn finish(generated: &str) -> Finished {
         json: serde_json::to_string(&document).expect("a JSON value serializes"),
         errors: documented_errors(&mut document),
         allowed: AllowedMethods::from_document(&document),
+        operations: documented_operations(&document),
     }
+}
+
+/// Every operation of a finished document with its path template, method
+/// and response statuses.
+fn documented_operations(document: &Value) -> Vec<DocumentedOperation> {
+    let paths = document["paths"].as_object().into_iter().flatten();
+    paths
+        .flat_map(|(template, methods)| {
+            let methods = methods.as_object().into_iter().flatten();
+            methods.filter_map(move |(method, operation)| {
+                let statuses = operation
+                    .get("responses")?
+                    .as_object()?
+                    .keys()
+                    .filter_map(|status| status.parse::<u16>().ok())
+                    .collect();
+                Some(DocumentedOperation {
+                    id: operation.get("operationId")?.as_str()?.to_owned(),
+                    template: template.clone(),
+                    method: method.clone(),
+                    statuses,
+                })
+            })
+        })
+        .collect()
 }
 
 /// The error statuses each operation of a finished document lists, by

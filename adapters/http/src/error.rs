@@ -253,6 +253,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::NotFound => Self::new(ErrorCode::NotFound, "not found"),
             AuthError::LoginLimited(hit) => {
+                crate::limits::refused(hit.preset).increment(1);
                 RequestContext::record_limit(crate::limits::Applied {
                     preset: hit.preset,
                     quota: hit.quota,

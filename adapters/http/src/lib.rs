@@ -23,6 +23,7 @@ mod error;
 mod fields;
 mod jobs_api;
 mod limits;
+pub mod metrics;
 mod payload;
 mod poem_errors;
 mod progressions_api;
@@ -51,6 +52,7 @@ use poem_openapi::OpenApiService;
 
 pub use auth_api::{CookiePolicy, REFRESH_COOKIE};
 pub use error::ErrorCode;
+pub use metrics::MetricsSource;
 
 use crate::accounts_api::AccountsApi;
 use crate::admin_api::AdminApi;
@@ -85,6 +87,9 @@ pub struct HttpDeps {
     pub random: Arc<dyn Random>,
     /// Takes requests from the `auth` and `api` presets' buckets.
     pub limiter: Arc<dyn RateLimiter>,
+    /// What `GET /metrics` shows; `None`: the API does not serve it (it is
+    /// served on an address of its own, see [`metrics_app`], or not at all).
+    pub metrics: Option<Arc<dyn MetricsSource>>,
 }
 
 /// HTTP settings from configuration.
@@ -184,9 +189,10 @@ pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + use<> {
         json: spec,
         errors: documented,
         allowed,
+        operations,
     } = document::finish(&service.spec());
     let docs = service.swagger_ui();
-    let routes = Route::new()
+    let mut routes = Route::new()
         .nest("/", service)
         .at(
             "/openapi.json",
@@ -197,8 +203,30 @@ pub fn app(deps: HttpDeps, config: &HttpConfig) -> impl Endpoint + use<> {
             }),
         )
         .nest("/docs", docs);
+    if let Some(source) = &deps.metrics {
+        routes = routes.at("/metrics", metrics::endpoint(Arc::clone(source)));
+    }
+    let recorded = metrics::RequestMetrics::new(operations);
+    wrap(routes, &deps, config, documented, allowed, recorded)
+}
 
-    wrap(routes, &deps, config, documented, allowed)
+/// `GET /metrics` alone, for an address of its own
+/// (`ROSTER_METRICS_BIND`), behind the same shell as the API: any other
+/// path answers a 404 envelope.
+pub fn metrics_app(
+    source: Arc<dyn MetricsSource>,
+    deps: &HttpDeps,
+    config: &HttpConfig,
+) -> impl Endpoint + use<> {
+    let routes = Route::new().at("/metrics", metrics::endpoint(source));
+    wrap(
+        routes,
+        deps,
+        config,
+        document::DocumentedErrors::default(),
+        document::AllowedMethods::default(),
+        metrics::RequestMetrics::default(),
+    )
 }
 
 /// The middleware every request goes through, around any endpoint.
@@ -208,11 +236,12 @@ fn wrap<E: Endpoint + 'static>(
     config: &HttpConfig,
     documented: document::DocumentedErrors,
     allowed: document::AllowedMethods,
+    recorded: metrics::RequestMetrics,
 ) -> impl Endpoint + use<E> {
-    let limits = Arc::new(limits::Limits {
-        limiter: Arc::clone(&deps.limiter),
-        quotas: config.rate_limits,
-    });
+    let limits = Arc::new(limits::Limits::new(
+        Arc::clone(&deps.limiter),
+        config.rate_limits,
+    ));
     let mut cors = Cors::new().allow_credentials(true);
     for origin in &config.cors_origins {
         cors = cors.allow_origin(origin.as_str());
@@ -237,6 +266,7 @@ fn wrap<E: Endpoint + 'static>(
             allowed: Arc::new(allowed),
             limits,
             trusted_proxies: config.trusted_proxies.clone().into(),
+            metrics: Arc::new(recorded),
         })
 }
 

@@ -105,6 +105,14 @@ pub struct Applied {
 }
 
 impl Limits {
+    pub fn new(limiter: Arc<dyn RateLimiter>, quotas: RateLimits) -> Self {
+        // Every preset's refusal count is shown from the start, at zero.
+        for preset in [AUTH, API, application::auth::LOGIN_ACCOUNT] {
+            refused(preset).increment(0);
+        }
+        Self { limiter, quotas }
+    }
+
     /// Takes one request of `preset` from the bucket of `subject`.
     pub async fn take(&self, preset: &'static str, subject: &Subject) -> Applied {
         let quota = match preset {
@@ -113,12 +121,20 @@ impl Limits {
         };
         let key = subject.key(preset);
         let decision = self.limiter.take(&key, quota).await;
+        if !decision.allowed {
+            refused(preset).increment(1);
+        }
         Applied {
             preset,
             quota,
             decision,
         }
     }
+}
+
+/// `roster_rate_limited_total{preset}`: the requests a preset refused.
+pub fn refused(preset: &'static str) -> metrics::Counter {
+    metrics::counter!("roster_rate_limited_total", "preset" => preset)
 }
 
 /// Whose bucket a request takes from.

@@ -15,6 +15,7 @@ use crate::document::{AllowedMethods, DocumentedErrors};
 use crate::error::ApiError;
 use crate::error::{ErrorCode, from_poem_error, render};
 use crate::limits::{self, API, Limits, Plan, Subject, client_address};
+use crate::metrics::RequestMetrics;
 use ipnet::IpNet;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,6 +38,8 @@ pub struct Shell {
     pub limits: Arc<Limits>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[IpNet]>,
+    /// The request count and latency series.
+    pub(crate) metrics: Arc<RequestMetrics>,
 }
 
 impl<E: Endpoint> Middleware<E> for Shell {
@@ -135,7 +138,10 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         if cfg!(debug_assertions) {
             self.check_documented(operation, status);
         }
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        let metrics = &self.shell.metrics;
+        metrics.record(operation, &method, uri.path(), status, elapsed);
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let user_id = context.user_id.get().map(ToString::to_string);
         tracing::info!(
             http.method = %method,

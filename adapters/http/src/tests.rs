@@ -73,6 +73,7 @@ fn deps() -> HttpDeps {
         clock,
         random,
         limiter,
+        metrics: None,
     }
 }
 
@@ -92,6 +93,7 @@ async fn a_panicking_handler_becomes_a_500_envelope_that_shows_nothing_internal(
         make_sync(|_| -> &'static str { panic!("secret internals") }),
         &deps(),
         &config(),
+        Default::default(),
         Default::default(),
         Default::default(),
     );

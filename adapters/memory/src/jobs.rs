@@ -6,14 +6,15 @@
 //! holds until it ends, so it sees the job only once committed, and finds
 //! nothing (a spurious wake-up) if the unit rolled back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use domain::ports::{JobRepository, JobSignal};
 use domain::{
-    Claim, Enqueued, Job, JobFilter, JobId, JobProgress, JobStatus, JobStep, Lease, LeaseId,
-    NewJob, RepoError,
+    Claim, Enqueued, Job, JobCount, JobFilter, JobId, JobProgress, JobStatus, JobStep, Lease,
+    LeaseId, NewJob, RepoError,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -95,6 +96,26 @@ impl<A: Access> JobRepository for Repos<A> {
 
     async fn find(&self, id: JobId) -> Result<Option<Job>, RepoError> {
         Ok(self.0.read(|s| s.jobs.jobs.get(&id).cloned()).await)
+    }
+
+    async fn counts(&self) -> Result<Vec<JobCount>, RepoError> {
+        Ok(self
+            .0
+            .read(|s| {
+                let mut counts: HashMap<(&str, JobStatus), u64> = HashMap::new();
+                for job in s.jobs.jobs.values() {
+                    *counts.entry((job.kind.as_str(), job.status)).or_default() += 1;
+                }
+                counts
+                    .into_iter()
+                    .map(|((kind, status), count)| JobCount {
+                        kind: kind.to_owned(),
+                        status,
+                        count,
+                    })
+                    .collect()
+            })
+            .await)
     }
 
     async fn list(

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use domain::job::LEASE_EXPIRED;
 use domain::ports::{JobRepository, JobSignal};
 use domain::{
-    Claim, Enqueued, Job, JobFilter, JobId, JobProgress, JobStatus, JobStep, Lease, LeaseId,
-    NewJob, RepoError,
+    Claim, Enqueued, Job, JobCount, JobFilter, JobId, JobProgress, JobStatus, JobStep, Lease,
+    LeaseId, NewJob, RepoError,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -193,6 +193,30 @@ impl<E: Exec> JobRepository for Repos<E> {
         let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
         let found = self.jobs_where(&sql, &[&id.as_uuid()]).await?;
         self.with_steps(found).await
+    }
+
+    async fn counts(&self) -> Result<Vec<JobCount>, RepoError> {
+        // A scan of the table: it holds live jobs and the finished ones
+        // `jobs.prune` has not deleted yet, so it stays small.
+        let rows = self
+            .0
+            .query(
+                "SELECT kind, status, count(*) AS n FROM jobs GROUP BY kind, status",
+                &[],
+            )
+            .await?;
+        let corrupt = |what: &str| RepoError::unknown(format!("corrupt job count: {what}"));
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status").map_err(|_| corrupt("status"))?;
+                let count: i64 = row.try_get("n").map_err(|_| corrupt("count"))?;
+                Ok(JobCount {
+                    kind: row.try_get("kind").map_err(|_| corrupt("kind"))?,
+                    status: JobStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+                    count: u64::try_from(count).map_err(|_| corrupt("count"))?,
+                })
+            })
+            .collect()
     }
 
     async fn list(

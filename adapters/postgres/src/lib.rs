@@ -106,6 +106,24 @@ impl<E: Exec> Repos<E> {
     }
 }
 
+/// The connections of the pool at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most the pool opens (`ROSTER_DATABASE_POOL`).
+    pub max: usize,
+    /// Open now: idle or lent out.
+    pub open: usize,
+    /// Open and waiting in the pool.
+    pub idle: usize,
+}
+
+impl PoolStatus {
+    /// Open and lent out to a request or a worker.
+    pub fn in_use(&self) -> usize {
+        self.open.saturating_sub(self.idle)
+    }
+}
+
 /// The PostgreSQL backend.
 #[derive(Clone)]
 pub struct PgStorage {
@@ -180,10 +198,14 @@ impl PgStorage {
         std::sync::Arc::new(jobs::PgSignal::start(self.config.clone()))
     }
 
-    /// Connections in use and the pool's size, for metrics.
-    pub fn pool_status(&self) -> (usize, usize) {
+    /// The pool's connections now, for metrics.
+    pub fn pool_status(&self) -> PoolStatus {
         let status = self.pool.status();
-        (status.size - status.available, status.max_size)
+        PoolStatus {
+            max: status.max_size,
+            open: status.size,
+            idle: status.available,
+        }
     }
 }
 

@@ -64,6 +64,8 @@ struct Inner {
     prefix: String,
     connection: RwLock<Option<ConnectionManager>>,
     outage: Mutex<Outage>,
+    /// `roster_redis_up`: 1 while Redis answers, 0 during an outage.
+    up: metrics::Gauge,
 }
 
 #[derive(Default)]
@@ -93,6 +95,7 @@ impl Redis {
                 prefix: config.prefix.clone(),
                 connection: RwLock::new(None),
                 outage: Mutex::new(Outage::default()),
+                up: metrics::gauge!("roster_redis_up"),
             }),
         })
     }
@@ -173,6 +176,7 @@ impl Redis {
     }
 
     fn answered(&self) {
+        self.inner.up.set(1.0);
         let mut outage = self.outage();
         if let Some(since) = outage.since.take() {
             outage.next_probe = None;
@@ -184,6 +188,7 @@ impl Redis {
     }
 
     fn failed(&self, why: &RedisDown) {
+        self.inner.up.set(0.0);
         let mut outage = self.outage();
         let now = Instant::now();
         if outage.since.is_none() {

@@ -38,6 +38,9 @@ pub struct RedisRateLimiter {
     redis: Redis,
     script: Script,
     fallback: Arc<dyn RateLimiter>,
+    /// `roster_rate_limit_fallbacks_total`: decisions made in-process
+    /// because Redis did not answer.
+    fallbacks: metrics::Counter,
 }
 
 impl std::fmt::Debug for RedisRateLimiter {
@@ -54,6 +57,7 @@ impl RedisRateLimiter {
             redis,
             script: Script::new(GCRA),
             fallback,
+            fallbacks: metrics::counter!("roster_rate_limit_fallbacks_total"),
         }
     }
 
@@ -84,14 +88,20 @@ impl RateLimiter for RedisRateLimiter {
     async fn take(&self, key: &str, quota: Quota) -> Decision {
         match self.step(key, quota, true).await {
             Some(decision) => decision,
-            None => self.fallback.take(key, quota).await,
+            None => {
+                self.fallbacks.increment(1);
+                self.fallback.take(key, quota).await
+            }
         }
     }
 
     async fn peek(&self, key: &str, quota: Quota) -> Decision {
         match self.step(key, quota, false).await {
             Some(decision) => decision,
-            None => self.fallback.peek(key, quota).await,
+            None => {
+                self.fallbacks.increment(1);
+                self.fallback.peek(key, quota).await
+            }
         }
     }
 

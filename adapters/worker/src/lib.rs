@@ -19,6 +19,9 @@
 //!   finish; the rest are stopped and released (back to `queued` at once,
 //!   the attempt not counted) so another worker takes them without waiting
 //!   for the lease to run out.
+//! - Each finished attempt (whatever its outcome; not one released at
+//!   shutdown) is timed in the histogram `roster_job_duration_seconds{kind}`,
+//!   through the `metrics` facade.
 //! - A schedule (periodic tasks, for a deployment with no outside
 //!   scheduler) enqueues a one-at-a-time job of each task's kind at its
 //!   interval.
@@ -34,6 +37,18 @@ use domain::{Claim, Job, LeaseId};
 use time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+/// The histogram of attempt durations, by job kind.
+pub const JOB_DURATION: &str = "roster_job_duration_seconds";
+
+/// The help text of the worker's metrics, for the exposition's `# HELP`.
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        JOB_DURATION,
+        metrics::Unit::Seconds,
+        "time one attempt of a job ran, handler start to outcome, by kind"
+    );
+}
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -248,6 +263,10 @@ impl Worker {
         let outcome = self
             .attempt(&job, lease, handler, &kind, &mut release)
             .await;
+        if outcome.is_some() {
+            metrics::histogram!(JOB_DURATION, "kind" => kind.name)
+                .record(started.elapsed().as_secs_f64());
+        }
         let Some(outcome) = outcome else {
             // Released at shutdown.
             match self

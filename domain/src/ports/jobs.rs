@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::error::RepoError;
 use crate::ids::{JobId, LeaseId};
-use crate::job::{Claim, Enqueued, Job, JobFilter, JobProgress, JobStep, NewJob};
+use crate::job::{Claim, Enqueued, Job, JobCount, JobFilter, JobProgress, JobStep, NewJob};
 
 /// The job queue's storage: enqueued inside a unit of work like any other
 /// change, claimed and settled by workers.
@@ -25,6 +25,11 @@ pub trait JobRepository: Send + Sync {
 
     /// The job with this id, its steps included.
     async fn find(&self, id: JobId) -> Result<Option<Job>, RepoError>;
+
+    /// How many jobs there are of each kind in each status: one entry per
+    /// `(kind, status)` pair that has at least one job, in no particular
+    /// order. For the operators' gauges, read at each scrape.
+    async fn counts(&self) -> Result<Vec<JobCount>, RepoError>;
 
     /// The jobs that match `filter`, newest first (by id, descending), with
     /// an id below `before` when given, at most `limit`. Steps are left out
