@@ -35,7 +35,7 @@ use domain::session::SessionLifetimes;
 use hkdf::Hkdf;
 use poem::listener::{Acceptor, AcceptorExt, BoxAcceptor, Listener, TcpListener};
 use poem::{Endpoint, Server};
-use secrecy::{ExposeSecret, SecretBox};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::Sha256;
 
 pub use config::{Config, ConfigError};
@@ -59,6 +59,9 @@ pub struct App {
     pub embedded: bool,
     /// Whether the signing key is made up at start.
     pub ephemeral_key: bool,
+    /// Whether the signing key is the one the database keeps (PostgreSQL
+    /// without `ROSTER_TOKEN_KEY`).
+    pub database_key: bool,
     /// Whether `serve` runs a worker too (`ROSTER_WORKER=embedded`).
     pub embedded_worker: bool,
     /// Where `/metrics` is served when not on the API's address
@@ -96,11 +99,14 @@ impl App {
             storage,
             embedded,
             backend,
+            token_key: database_key,
         } = storage;
 
         let issuer = config.public_url.clone();
         let audience = format!("{}/api/v1", config.public_url);
-        let signer = if config.token_keys.is_empty() {
+        let signer = if let (true, Some(key)) = (config.token_keys.is_empty(), &database_key) {
+            PasetoSigner::from_paserk_secrets(&[key.expose_secret()], issuer, audience)?
+        } else if config.token_keys.is_empty() {
             PasetoSigner::ephemeral(random.as_ref(), issuer, audience)?
         } else {
             let keys: Vec<&str> = config
@@ -207,7 +213,8 @@ impl App {
             },
             auth,
             embedded,
-            ephemeral_key: config.token_keys.is_empty(),
+            ephemeral_key: config.token_keys.is_empty() && database_key.is_none(),
+            database_key: database_key.is_some(),
         })
     }
 
@@ -384,6 +391,9 @@ pub struct StorageChoice {
     pub storage: Arc<dyn Storage>,
     pub embedded: bool,
     backend: Backend,
+    /// The signing key the database keeps when `ROSTER_TOKEN_KEY` is unset
+    /// (PostgreSQL only): shared by every instance on that database.
+    token_key: Option<SecretString>,
 }
 
 /// The concrete backend, for what only it can make (the job queue's bell).
@@ -447,6 +457,7 @@ impl StorageChoice {
             storage: Arc::new(memory.clone()),
             embedded: true,
             backend: Backend::Memory(memory),
+            token_key: None,
         }
     }
 
@@ -455,6 +466,7 @@ impl StorageChoice {
             storage: Arc::new(postgres.clone()),
             embedded: false,
             backend: Backend::Postgres(Box::new(postgres)),
+            token_key: None,
         }
     }
 
@@ -475,7 +487,20 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<StorageChoice> {
         Some(url) => {
             let postgres = connect_postgres(config, url.expose_secret())?;
             postgres.migrator().prepare(config.auto_migrate).await?;
-            StorageChoice::postgres(postgres)
+            // Without a configured key, instances sharing the database share
+            // the one it keeps, so each verifies the others' tokens.
+            let token_key = if config.token_keys.is_empty() {
+                let candidate = adapter_paseto::generate_paserk_secret(&OsRandom)?;
+                Some(SecretString::from(
+                    postgres.generated_token_key(&candidate).await?,
+                ))
+            } else {
+                None
+            };
+            StorageChoice {
+                token_key,
+                ..StorageChoice::postgres(postgres)
+            }
         }
     };
     // A new store starts with the catalog that ships with the server.

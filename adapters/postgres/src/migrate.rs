@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_catalog_sources.sql",
         sql: include_str!("../../../migrations/0005_catalog_sources.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_generated_token_key.sql",
+        sql: include_str!("../../../migrations/0006_generated_token_key.sql"),
+    },
 ];
 
 /// Any number that is ours alone: the key of the advisory lock.
