@@ -102,8 +102,19 @@ impl App {
             token_key: database_key,
         } = storage;
 
-        let issuer = config.public_url.clone();
-        let audience = format!("{}/api/v1", config.public_url);
+        let mut issuer = config.public_url.clone();
+        // Instances sharing a database's key but left on their own default
+        // public URL (each its bind address) are one deployment: they are
+        // named by that key, so each accepts the others' tokens.
+        if let Some(key) = &database_key
+            && config.public_url == format!("http://{}", config.bind)
+        {
+            use sha2::Digest;
+            let digest = Sha256::digest(key.expose_secret().as_bytes());
+            let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            issuer = format!("urn:roster:{name}");
+        }
+        let audience = format!("{issuer}/api/v1");
         let signer = if let (true, Some(key)) = (config.token_keys.is_empty(), &database_key) {
             PasetoSigner::from_paserk_secrets(&[key.expose_secret()], issuer, audience)?
         } else if config.token_keys.is_empty() {
