@@ -113,8 +113,16 @@ impl Limits {
         Self { limiter, quotas }
     }
 
+    /// Takes one request of `preset` from the bucket of `subject`, and
+    /// records the decision on the current request for its headers.
+    pub async fn charge(&self, preset: &'static str, subject: &Subject) -> Decision {
+        let applied = self.take(preset, subject).await;
+        crate::context::RequestContext::record_limit(applied);
+        applied.decision
+    }
+
     /// Takes one request of `preset` from the bucket of `subject`.
-    pub async fn take(&self, preset: &'static str, subject: &Subject) -> Applied {
+    async fn take(&self, preset: &'static str, subject: &Subject) -> Applied {
         let quota = match preset {
             AUTH => self.quotas.auth,
             _ => self.quotas.api,

@@ -79,9 +79,7 @@ async fn limit(req: &Request, user: Option<UserId>) -> Result<(), ApiError> {
         Some(id) => Subject::User(id),
         None => Subject::Address(RequestContext::ip()),
     };
-    let applied = limits.take(API, &subject).await;
-    RequestContext::record_limit(applied);
-    if applied.decision.allowed {
+    if limits.charge(API, &subject).await.allowed {
         Ok(())
     } else {
         Err(ApiError::rate_limited("too many requests; slow down"))

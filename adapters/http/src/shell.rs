@@ -83,13 +83,12 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
 
         let (mut response, operation) = RequestContext::scope(Arc::clone(&context), async {
             if let Plan::ByAddress(preset) = plan {
-                let applied = self
-                    .shell
-                    .limits
-                    .take(preset, &Subject::Address(context.ip))
-                    .await;
-                RequestContext::record_limit(applied);
-                if !applied.decision.allowed {
+                let limits = &self.shell.limits;
+                if !limits
+                    .charge(preset, &Subject::Address(context.ip))
+                    .await
+                    .allowed
+                {
                     let refused = ApiError::rate_limited("too many requests; slow down");
                     return (refused.into_response(), None);
                 }
@@ -101,12 +100,8 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
             // Credentials sent where no guard checks them (an unknown path):
             // the request still counts, against the client's address.
             if plan == Plan::ByCaller && !RequestContext::limited() {
-                let applied = self
-                    .shell
-                    .limits
-                    .take(API, &Subject::Address(context.ip))
-                    .await;
-                RequestContext::record_limit(applied);
+                let limits = &self.shell.limits;
+                limits.charge(API, &Subject::Address(context.ip)).await;
             }
             match answer {
                 Ok(output) => {
