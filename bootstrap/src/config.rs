@@ -198,15 +198,18 @@ pub static SETTINGS: &[Setting] = &[
         .unit("hashes (the number of cores)")
         .expects("a number of hashes, at least 1", "4")
         .about("password hashes computed at once; more wait"),
-    Setting::new("ROSTER_RATE_LIMIT_AUTH", Value(|| "10/60".to_owned()))
+    Setting::new("ROSTER_RATE_LIMIT_AUTH", Value(|| RateLimits::default().auth.to_string()))
         .unit("requests/seconds")
         .expects("requests/window in seconds, both positive", "10/60")
         .about("per client address, for the `auth` preset (register, login, refresh)"),
-    Setting::new("ROSTER_RATE_LIMIT_API", Value(|| "600/60".to_owned()))
+    Setting::new("ROSTER_RATE_LIMIT_API", Value(|| RateLimits::default().api.to_string()))
         .unit("requests/seconds")
         .expects("requests/window in seconds, both positive", "600/60")
         .about("per user (per client address when anonymous), for the `api` preset"),
-    Setting::new("ROSTER_RATE_LIMIT_LOGIN_ACCOUNT", Value(|| "100/3600".to_owned()))
+    Setting::new(
+        "ROSTER_RATE_LIMIT_LOGIN_ACCOUNT",
+        Value(|| AuthPolicy::default_login_account().to_string()),
+    )
         .unit("failed logins/seconds")
         .expects("failed logins/window in seconds, both positive", "100/3600")
         .about("per account, whatever the address: past it every login of the account waits"),

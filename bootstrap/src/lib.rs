@@ -115,7 +115,8 @@ impl App {
             issuer = format!("urn:roster:{name}");
         }
         let audience = format!("{issuer}/api/v1");
-        let signer = if let (true, Some(key)) = (config.token_keys.is_empty(), &database_key) {
+        // `open_storage` reads the database's key only when none is configured.
+        let signer = if let Some(key) = &database_key {
             PasetoSigner::from_paserk_secrets(&[key.expose_secret()], issuer, audience)?
         } else if config.token_keys.is_empty() {
             PasetoSigner::ephemeral(random.as_ref(), issuer, audience)?

@@ -110,6 +110,15 @@ impl Decision {
     }
 }
 
+/// A preset's decision on one request: which preset, its quota, and what
+/// the limiter answered (for the answer's `RateLimit` headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub preset: &'static str,
+    pub quota: Quota,
+    pub decision: Decision,
+}
+
 /// The outcome of one GCRA step: the decision, and the TAT to store when
 /// the request passed (`None` when the bucket is left as it was).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,10 +9,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use application::auth::ClientInfo;
-
-use crate::limits::Applied;
 use domain::UserId;
 use domain::ports::Clock;
+use domain::rate_limit::Applied;
 use time::OffsetDateTime;
 
 #[derive(Debug)]

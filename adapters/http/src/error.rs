@@ -8,7 +8,7 @@
 
 use application::auth::AuthError;
 use domain::ValidationErrors;
-use poem::http::{HeaderValue, StatusCode};
+use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
@@ -193,10 +193,7 @@ impl ApiError {
             .map(|a| a.decision.retry_after_secs())
             .max()
             .unwrap_or(1);
-        let text = |value: HeaderValue| value.to_str().map(str::to_owned).unwrap_or_default();
-        let (policy, limit) = crate::limits::headers(&applied)
-            .map(|(policy, limit)| (text(policy), text(limit)))
-            .unwrap_or_default();
+        let (policy, limit) = crate::limits::headers(&applied).unwrap_or_default();
         Self::RateLimited(body, retry_after, policy, limit)
     }
 }
@@ -252,13 +249,9 @@ impl From<AuthError> for ApiError {
                 Self::new(ErrorCode::Forbidden, error.to_string())
             }
             AuthError::NotFound => Self::new(ErrorCode::NotFound, "not found"),
-            AuthError::LoginLimited(hit) => {
-                crate::limits::refused(hit.preset).increment(1);
-                RequestContext::record_limit(crate::limits::Applied {
-                    preset: hit.preset,
-                    quota: hit.quota,
-                    decision: hit.decision,
-                });
+            AuthError::LoginLimited(applied) => {
+                crate::limits::refused(applied.preset).increment(1);
+                RequestContext::record_limit(applied);
                 Self::rate_limited(error.to_string())
             }
             AuthError::Unavailable => Self::new(ErrorCode::ServiceUnavailable, error.to_string()),

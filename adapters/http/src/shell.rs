@@ -118,7 +118,10 @@ impl<E: Endpoint> Endpoint for ShellEndpoint<E> {
         .await;
 
         self.decorate(&mut response, &context.request_id, is_docs);
-        if let Some((policy, limit)) = limits::headers(&context.lock_limits()) {
+        if let Some((policy, limit)) = limits::headers(&context.lock_limits())
+            && let (Ok(policy), Ok(limit)) =
+                (HeaderValue::try_from(policy), HeaderValue::try_from(limit))
+        {
             let headers = response.headers_mut();
             headers.insert(RATE_LIMIT_POLICY, policy);
             headers.insert(RATE_LIMIT, limit);

@@ -61,6 +61,19 @@ impl RedisRateLimiter {
         }
     }
 
+    /// Redis' decision, or the fallback's while Redis does not answer.
+    async fn decide(&self, key: &str, quota: Quota, take: bool) -> Decision {
+        if let Some(decision) = self.step(key, quota, take).await {
+            return decision;
+        }
+        self.fallbacks.increment(1);
+        if take {
+            self.fallback.take(key, quota).await
+        } else {
+            self.fallback.peek(key, quota).await
+        }
+    }
+
     async fn step(&self, key: &str, quota: Quota, take: bool) -> Option<Decision> {
         let key = self.redis.key(&format!("rl:{key}"));
         let script = &self.script;
@@ -86,23 +99,11 @@ impl RedisRateLimiter {
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn take(&self, key: &str, quota: Quota) -> Decision {
-        match self.step(key, quota, true).await {
-            Some(decision) => decision,
-            None => {
-                self.fallbacks.increment(1);
-                self.fallback.take(key, quota).await
-            }
-        }
+        self.decide(key, quota, true).await
     }
 
     async fn peek(&self, key: &str, quota: Quota) -> Decision {
-        match self.step(key, quota, false).await {
-            Some(decision) => decision,
-            None => {
-                self.fallbacks.increment(1);
-                self.fallback.peek(key, quota).await
-            }
-        }
+        self.decide(key, quota, false).await
     }
 
     async fn reachable(&self) -> bool {

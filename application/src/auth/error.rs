@@ -1,5 +1,5 @@
 use domain::ports::HashError;
-use domain::rate_limit::{Decision, Quota};
+use domain::rate_limit::Applied;
 use domain::{RepoError, ValidationErrors};
 
 /// Everything an authentication use case can answer besides success. The
@@ -30,7 +30,7 @@ pub enum AuthError {
     /// Too many failed logins for this account lately (429): refused
     /// whatever the password, and alike whether the account exists.
     #[error("too many failed logins for this account; try again later")]
-    LoginLimited(LimitHit),
+    LoginLimited(Applied),
     /// No such object for this caller (404).
     #[error("not found")]
     NotFound,
@@ -64,13 +64,4 @@ impl From<HashError> for AuthError {
             HashError::Internal(detail) => Self::Internal(detail),
         }
     }
-}
-
-/// A rate limit that refused a request: which preset, its quota and the
-/// decision, for the answer's headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LimitHit {
-    pub preset: &'static str,
-    pub quota: Quota,
-    pub decision: Decision,
 }

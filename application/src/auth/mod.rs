@@ -29,7 +29,7 @@ use domain::session::SessionLifetimes;
 use domain::{User, UserId};
 use time::{Duration, OffsetDateTime};
 
-pub use error::{AuthError, LimitHit};
+pub use error::AuthError;
 pub use register_login::LOGIN_ACCOUNT;
 pub use sealer::TokenSealer;
 pub use types::{

@@ -2,11 +2,12 @@
 //! checks (password, disabled account) and the rehash of an outdated hash.
 
 use domain::ports::Verification;
+use domain::rate_limit::Applied;
 use domain::{Email, Password, RepoError, Role, UniqueRule, User, UserId};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use super::{AuthError, AuthService, ClientInfo, IssuedSession, LimitHit, Registration};
+use super::{AuthError, AuthService, ClientInfo, IssuedSession, Registration};
 use crate::audit::Resource;
 
 impl AuthService {
@@ -90,7 +91,7 @@ impl AuthService {
         let quota = self.policy.login_account;
         let limit = self.ports.limiter.peek(&account, quota).await;
         if !limit.allowed {
-            return Err(AuthError::LoginLimited(LimitHit {
+            return Err(AuthError::LoginLimited(Applied {
                 preset: LOGIN_ACCOUNT,
                 quota,
                 decision: limit,
