@@ -4,12 +4,13 @@
 //! Commands arrive parsed; what is checked here needs storage (the name is
 //! free, the account is the owner's).
 
-use domain::ports::Transaction;
+use domain::ports::{CacheTier, Transaction};
 use domain::{
     AccountId, AccountView, GameAccount, Notes, PageRequest, Paged, RosterName, SearchText, UserId,
 };
 
 use crate::audit::Resource;
+use crate::cache::user_namespace;
 use crate::context::ClientInfo;
 use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
@@ -35,11 +36,20 @@ impl Roster {
         search_text: Option<&SearchText>,
         page: PageRequest,
     ) -> Result<Paged<AccountView>, RosterError> {
-        Ok(self
-            .storage
-            .accounts()
-            .list(owner, search_text.map(SearchText::as_str), page)
-            .await?)
+        let search = search_text.map(SearchText::as_str);
+        let user = user_namespace(owner);
+        // The search text last: it may hold anything, `:` included.
+        let name = format!(
+            "accounts:{}:{}:{}",
+            page.page(),
+            page.per_page(),
+            search.map_or_else(|| "-".to_owned(), |text| format!("={text}"))
+        );
+        self.cache
+            .read(CacheTier::User, &[&user], &name, || async move {
+                Ok(self.storage.accounts().list(owner, search, page).await?)
+            })
+            .await
     }
 
     pub async fn account(&self, owner: UserId, id: AccountId) -> Result<AccountView, RosterError> {
@@ -88,6 +98,7 @@ impl Roster {
             changes.into_vec(),
         );
         tx.commit_with_audit(&[entry]).await?;
+        self.cache.user_changed(owner).await;
         Ok(AccountView {
             account,
             character_count: 0,
@@ -142,6 +153,7 @@ impl Roster {
             changes.into_vec(),
         );
         tx.commit_with_audit(&[entry]).await?;
+        self.cache.user_changed(owner).await;
         Ok(AccountView {
             account,
             character_count: current.character_count,
@@ -191,6 +203,7 @@ impl Roster {
             Vec::new(),
         ));
         tx.commit_with_audit(&entries).await?;
+        self.cache.user_changed(owner).await;
         Ok(())
     }
 }

@@ -8,13 +8,16 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::catalog_sync::merge;
-use domain::ports::{BundledSnapshot, Clock, Random, SourceError, SourceResource, Storage};
+use domain::ports::{
+    BundledSnapshot, CacheTier, Clock, Random, SourceError, SourceResource, Storage,
+};
 use domain::{
     AuditValue, CatalogItem, Change, CharacterClass, GameServer, ItemId, ItemKind, RepoError,
     SourceCatalog, SyncCounts, ValidationErrors,
 };
 
 use crate::audit::{self, Resource};
+use crate::cache::{CATALOG, ReadCache};
 use crate::context::ClientInfo;
 use crate::query_text;
 
@@ -134,6 +137,7 @@ pub async fn apply_source(
 /// The catalog as clients read it.
 pub struct CatalogService {
     storage: Arc<dyn Storage>,
+    cache: ReadCache,
 }
 
 impl std::fmt::Debug for CatalogService {
@@ -152,15 +156,32 @@ pub struct ItemsPage {
 
 impl CatalogService {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Self { storage }
+        Self {
+            storage,
+            cache: ReadCache::off(),
+        }
+    }
+
+    /// Keeps the catalog's answers in `cache` (the reference tier).
+    pub fn with_cache(mut self, cache: ReadCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     pub async fn classes(&self) -> Result<Vec<CharacterClass>, CatalogError> {
-        Ok(self.storage.catalog().classes().await?)
+        self.cache
+            .read(CacheTier::Reference, &[CATALOG], "classes", || async {
+                Ok(self.storage.catalog().classes().await?)
+            })
+            .await
     }
 
     pub async fn servers(&self) -> Result<Vec<GameServer>, CatalogError> {
-        Ok(self.storage.catalog().servers().await?)
+        self.cache
+            .read(CacheTier::Reference, &[CATALOG], "servers", || async {
+                Ok(self.storage.catalog().servers().await?)
+            })
+            .await
     }
 
     /// Items of `kind` whose name contains `search`, after `cursor`.
@@ -174,10 +195,25 @@ impl CatalogService {
         let after = cursor.map(decode_cursor).transpose()?;
         let search = query_text::search(search)
             .map_err(|e| CatalogError::Validation(ValidationErrors(vec![e])))?;
-        let mut items = self
-            .storage
-            .catalog()
-            .items(kind, search.as_deref(), after, per_page + 1)
+        // The search text last: it may hold anything, `:` included.
+        let name = format!(
+            "items:{}:{}:{per_page}:{}",
+            kind.map_or("all", ItemKind::as_str),
+            after.map_or_else(|| "-".to_owned(), |id| id.0.to_string()),
+            search
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), |text| format!("={text}"))
+        );
+        let mut items: Vec<CatalogItem> = self
+            .cache
+            .read(CacheTier::Reference, &[CATALOG], &name, || async {
+                Ok::<_, CatalogError>(
+                    self.storage
+                        .catalog()
+                        .items(kind, search.as_deref(), after, per_page + 1)
+                        .await?,
+                )
+            })
             .await?;
         let next_cursor = if items.len() > per_page {
             items.truncate(per_page);

@@ -22,6 +22,7 @@ use domain::ports::{
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
+use crate::cache::ReadCache;
 use crate::catalog::{self, CatalogError};
 use crate::jobs::{JobContext, JobError, JobHandler, JobKind};
 
@@ -70,6 +71,8 @@ pub struct CatalogSync {
     pub source: Arc<dyn CatalogSource>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    /// Bumped when a sync changes the catalog.
+    pub cache: ReadCache,
 }
 
 impl std::fmt::Debug for CatalogSync {
@@ -157,6 +160,9 @@ impl JobHandler for CatalogSync {
             CatalogError::Storage(error) => JobError::Storage(error),
             other => JobError::Retry(other.to_string()),
         })?;
+        if outcome.changed {
+            self.cache.catalog_changed().await;
+        }
         let summary = if outcome.changed {
             format!("catalog updated to version {}", outcome.version)
         } else {

@@ -138,6 +138,7 @@ impl Roster {
         );
         let view = find(tx.as_ref(), owner, character.id).await?;
         tx.commit_with_audit(&[entry]).await?;
+        self.cache.user_changed(owner).await;
         Ok(view)
     }
 
@@ -249,6 +250,7 @@ impl Roster {
             changes.into_vec(),
         );
         tx.commit_with_audit(&[entry]).await?;
+        self.cache.user_changed(owner).await;
         Ok(*after)
     }
 
@@ -305,6 +307,7 @@ impl Roster {
             })
             .collect();
         tx.commit_with_audit(&entries).await?;
+        self.cache.user_changed(owner).await;
         Ok(deleted.len() as u64)
     }
 

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod catalog;
 pub mod catalog_sync;
 pub mod characters;

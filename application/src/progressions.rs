@@ -1,20 +1,23 @@
 //! Progression: each character's status on the catalog's quests,
 //! achievements and dungeons, and what a team stands at on one item.
 
+use domain::ports::CacheTier;
 use domain::{
     CharacterId, CharacterView, ItemId, ItemKind, PageRequest, Paged, ProgressStatus, Progression,
     ProgressionView, TeamId, UserId,
 };
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::audit::Resource;
+use crate::cache::{CATALOG, user_namespace};
 use crate::context::ClientInfo;
 use crate::roster::{Changes, Roster, RosterError};
 
 /// One kind's line of a character's summary. An item the character has no
 /// progression on counts as `todo`, so the four add up: `todo +
 /// in_progress + done = total`, the catalog's number of items of the kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct KindSummary {
     pub todo: u64,
     pub in_progress: u64,
@@ -23,7 +26,7 @@ pub struct KindSummary {
 }
 
 /// A character's summary: one line per kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ProgressSummary {
     pub quest: KindSummary,
     pub achievement: KindSummary,
@@ -32,7 +35,7 @@ pub struct ProgressSummary {
 
 /// Where one team member stands on an item; `todo` without a date when the
 /// member has no progression on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberProgress {
     pub member: CharacterView,
     pub status: ProgressStatus,
@@ -130,12 +133,27 @@ impl Roster {
             changes.into_vec(),
         );
         tx.commit_with_audit(&[entry]).await?;
+        self.cache.user_changed(owner).await;
         Ok(view(progression))
     }
 
     /// Per kind, how many of the catalog's items the character has to do,
     /// has in progress and has done.
     pub async fn progress_summary(
+        &self,
+        owner: UserId,
+        character: CharacterId,
+    ) -> Result<ProgressSummary, RosterError> {
+        let user = user_namespace(owner);
+        let name = format!("progress-summary:{character}");
+        self.cache
+            .read(CacheTier::User, &[&user, CATALOG], &name, || {
+                self.load_progress_summary(owner, character)
+            })
+            .await
+    }
+
+    async fn load_progress_summary(
         &self,
         owner: UserId,
         character: CharacterId,
@@ -166,6 +184,21 @@ impl Roster {
 
     /// Where each member of the team stands on `item`, in the team's order.
     pub async fn team_progress(
+        &self,
+        owner: UserId,
+        team: TeamId,
+        item: ItemId,
+    ) -> Result<Vec<MemberProgress>, RosterError> {
+        let user = user_namespace(owner);
+        let name = format!("team-progress:{team}:{}", item.0);
+        self.cache
+            .read(CacheTier::User, &[&user, CATALOG], &name, || {
+                self.load_team_progress(owner, team, item)
+            })
+            .await
+    }
+
+    async fn load_team_progress(
         &self,
         owner: UserId,
         team: TeamId,

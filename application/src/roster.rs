@@ -15,6 +15,7 @@ use domain::{
 use time::OffsetDateTime;
 
 use crate::audit::{self, Resource};
+use crate::cache::ReadCache;
 use crate::context::ClientInfo;
 use crate::stored_time;
 
@@ -67,6 +68,7 @@ pub struct Roster {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
+    pub(crate) cache: ReadCache,
 }
 
 impl std::fmt::Debug for Roster {
@@ -81,7 +83,15 @@ impl Roster {
             storage,
             clock,
             random,
+            cache: ReadCache::off(),
         }
+    }
+
+    /// Keeps the user tier's reads (the progression summary, a team's
+    /// progression view, the account list) in `cache`.
+    pub fn with_cache(mut self, cache: ReadCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// The current time as every backend stores it: whole microseconds.

@@ -132,6 +132,7 @@ impl Roster {
         );
         let view = find(tx.as_ref(), owner, team.id).await?;
         tx.commit_with_audit(&[entry]).await?;
+        self.cache.user_changed(owner).await;
         Ok(view)
     }
 
@@ -197,6 +198,7 @@ impl Roster {
         );
         let view = find(tx.as_ref(), owner, id).await?;
         tx.commit_with_audit(&[entry]).await?;
+        self.cache.user_changed(owner).await;
         Ok(view)
     }
 
@@ -220,6 +222,7 @@ impl Roster {
             Vec::new(),
         );
         tx.commit_with_audit(&[entry]).await?;
+        self.cache.user_changed(owner).await;
         Ok(())
     }
 }

@@ -13,24 +13,25 @@ use adapter_argon2::Argon2Hasher;
 use adapter_catalog::BundledCatalog;
 use adapter_dofusdb::{DofusDbConfig, DofusDbSource};
 use adapter_http::{HttpConfig, HttpDeps, MetricsSource};
-use adapter_memory::InProcessRateLimiter;
 use adapter_memory::MemoryStorage;
+use adapter_memory::{InProcessCache, InProcessRateLimiter};
 use adapter_paseto::PasetoSigner;
 use adapter_postgres::PgStorage;
-use adapter_redis::{Redis, RedisConfig, RedisRateLimiter};
+use adapter_redis::{Redis, RedisCache, RedisConfig, RedisRateLimiter};
 use adapter_system::OsRandom;
 use adapter_worker::{Worker, WorkerConfig};
 use application::admin::AdminService;
 use application::api_keys::ApiKeyService;
 use application::audit::AuditLog;
 use application::auth::{AuthPolicy, AuthPorts, AuthService, TokenSealer};
+use application::cache::ReadCache;
 use application::catalog::CatalogService;
 use application::catalog_sync::CatalogSync;
 use application::health::Health;
 use application::jobs::{JobRegistry, JobsService};
 use application::maintenance;
 use application::roster::Roster;
-use domain::ports::{Clock, JobSignal, Random, RateLimiter, Storage};
+use domain::ports::{Cache, CacheLifetimes, Clock, JobSignal, Random, RateLimiter, Storage};
 use domain::session::SessionLifetimes;
 use hkdf::Hkdf;
 use poem::listener::{Acceptor, AcceptorExt, BoxAcceptor, Listener, TcpListener};
@@ -157,7 +158,9 @@ impl App {
             login_account: config.login_account_limit,
             ..AuthPolicy::default()
         };
-        let limiter = rate_limiter(config, &clock)?;
+        let redis = redis(config)?;
+        let limiter = rate_limiter(redis.as_ref(), &clock);
+        let cache = read_cache(redis.as_ref(), &backend);
         let ports = AuthPorts {
             storage: Arc::clone(&storage),
             hasher: Arc::new(hasher),
@@ -167,7 +170,7 @@ impl App {
             limiter: Arc::clone(&limiter),
         };
         let auth = Arc::new(AuthService::new(ports, sealer, policy));
-        let registry = Arc::new(job_registry(config, &storage, &clock, &random)?);
+        let registry = Arc::new(job_registry(config, &storage, &clock, &random, &cache)?);
         let schedule = if embedded {
             vec![
                 (maintenance::SESSIONS_PURGE, MAINTENANCE_EVERY),
@@ -205,6 +208,7 @@ impl App {
             clock,
             random,
             limiter,
+            cache,
             config.catalog_source.is_some(),
         );
         if config.metrics_bind.is_none() {
@@ -344,6 +348,7 @@ pub fn services(
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     limiter: Arc<dyn RateLimiter>,
+    cache: ReadCache,
     catalog_source: bool,
 ) -> HttpDeps {
     HttpDeps {
@@ -353,11 +358,14 @@ pub fn services(
             Arc::clone(&clock),
             Arc::clone(&random),
         )),
-        roster: Arc::new(Roster::new(
-            Arc::clone(&storage),
-            Arc::clone(&clock),
-            Arc::clone(&random),
-        )),
+        roster: Arc::new(
+            Roster::new(
+                Arc::clone(&storage),
+                Arc::clone(&clock),
+                Arc::clone(&random),
+            )
+            .with_cache(cache.clone()),
+        ),
         admin: Arc::new(AdminService::new(
             Arc::clone(&storage),
             Arc::clone(&clock),
@@ -370,7 +378,7 @@ pub fn services(
             catalog_source,
         )),
         audit: Arc::new(AuditLog::new(Arc::clone(&storage))),
-        catalog: Arc::new(CatalogService::new(Arc::clone(&storage))),
+        catalog: Arc::new(CatalogService::new(Arc::clone(&storage)).with_cache(cache)),
         health: Arc::new(Health::new(storage, Arc::clone(&limiter))),
         clock,
         random,
@@ -379,22 +387,43 @@ pub fn services(
     }
 }
 
-/// The rate limiter `config` names: Redis, shared by every instance, with
-/// in-process buckets while it does not answer; or in-process only.
-fn rate_limiter(config: &Config, clock: &Arc<dyn Clock>) -> anyhow::Result<Arc<dyn RateLimiter>> {
-    let in_process: Arc<dyn RateLimiter> = Arc::new(InProcessRateLimiter::new(Arc::clone(clock)));
+/// The Redis `REDIS_URL` names, if any; connected on first use.
+fn redis(config: &Config) -> Result<Option<Redis>, ConfigError> {
     let Some(url) = &config.redis_url else {
-        return Ok(in_process);
+        return Ok(None);
     };
-    let redis = Redis::new(&RedisConfig {
+    Redis::new(&RedisConfig {
         url: url.expose_secret().to_owned(),
         prefix: config.redis_prefix.clone(),
     })
+    .map(Some)
     .map_err(|e| ConfigError {
         variable: "REDIS_URL".into(),
         message: e.to_string(),
-    })?;
-    Ok(Arc::new(RedisRateLimiter::new(redis, in_process)))
+    })
+}
+
+/// The rate limiter: Redis, shared by every instance, with in-process
+/// buckets while it does not answer; or in-process only.
+fn rate_limiter(redis: Option<&Redis>, clock: &Arc<dyn Clock>) -> Arc<dyn RateLimiter> {
+    let in_process: Arc<dyn RateLimiter> = Arc::new(InProcessRateLimiter::new(Arc::clone(clock)));
+    match redis {
+        Some(redis) => Arc::new(RedisRateLimiter::new(redis.clone(), in_process)),
+        None => in_process,
+    }
+}
+
+/// The cache (`API.md`, Caching): Redis, shared by every instance; on
+/// memory storage, whose one process sees every write, in-process; on
+/// PostgreSQL without Redis, off — another instance's write could not bump
+/// this one's cache, and no answer may be older than an acknowledged write.
+fn read_cache(redis: Option<&Redis>, backend: &Backend) -> ReadCache {
+    let cache: Arc<dyn Cache> = match (redis, backend) {
+        (Some(redis), _) => Arc::new(RedisCache::new(redis.clone(), CacheLifetimes::default())),
+        (None, Backend::Memory(_)) => Arc::new(InProcessCache::default()),
+        (None, Backend::Postgres(_)) => return ReadCache::off(),
+    };
+    ReadCache::new(cache)
 }
 
 /// The storage backend `config` names, and whether it is the embedded one.
@@ -430,6 +459,7 @@ fn job_registry(
     storage: &Arc<dyn Storage>,
     clock: &Arc<dyn Clock>,
     random: &Arc<dyn Random>,
+    cache: &ReadCache,
 ) -> anyhow::Result<JobRegistry> {
     let mut registry = JobRegistry::default()
         .with(Arc::new(maintenance::SessionsPurge {
@@ -456,6 +486,7 @@ fn job_registry(
             source: Arc::new(source),
             clock: Arc::clone(clock),
             random: Arc::clone(random),
+            cache: cache.clone(),
         }));
     }
     Ok(registry)

@@ -5,20 +5,25 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// A playable class (the game's breed id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ClassId(pub i32);
 
 /// A game server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ServerId(pub i32);
 
 /// A quest, dungeon or achievement; unique across kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ItemId(pub i64);
 
 /// A class of the catalog. Its id is the source's (the game's breed id).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CharacterClass {
     pub id: ClassId,
     pub name: String,
@@ -28,7 +33,7 @@ pub struct CharacterClass {
 }
 
 /// A server of the catalog. Its id is the source's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameServer {
     pub id: ServerId,
     pub name: String,
@@ -36,7 +41,7 @@ pub struct GameServer {
     pub retired: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ItemKind {
     Quest,
     Achievement,
@@ -68,7 +73,7 @@ impl fmt::Display for ItemKind {
 /// A quest, achievement or dungeon. Its id is Roster's, given when the item
 /// was first seen: the source's ids collide across kinds, so the source's
 /// id is kept beside it, unique within the kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogItem {
     pub id: ItemId,
     pub kind: ItemKind,

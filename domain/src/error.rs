@@ -11,6 +11,12 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.field, self.message)
+    }
+}
+
 impl FieldError {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
         Self {

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::catalog::{ClassId, ItemId, ItemKind, ServerId};
@@ -15,7 +16,8 @@ use crate::ids::{AccountId, CharacterId, TeamId, UserId};
 /// The name of an account, a character or a team: 2–50 characters once
 /// normalised and trimmed, nothing invisible, something visible
 /// ([`crate::text::name`]). Uniqueness ignores case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct RosterName(String);
 
 impl RosterName {
@@ -58,7 +60,8 @@ impl fmt::Display for RosterName {
 /// characters once normalised and trimmed; line breaks and tabs allowed,
 /// nothing else invisible ([`crate::text`]). Empty text is no text (`None`
 /// from [`Notes::parse`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Notes(String);
 
 impl Notes {
@@ -90,7 +93,8 @@ impl Notes {
 }
 
 /// A character's level: 1–200.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i16", into = "i16")]
 pub struct Level(i16);
 
 impl Level {
@@ -123,7 +127,7 @@ impl Level {
 }
 
 /// One of a user's accounts in the game.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameAccount {
     pub id: AccountId,
     pub owner: UserId,
@@ -134,7 +138,7 @@ pub struct GameAccount {
 }
 
 /// An account as lists show it: with how many live characters it holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
     pub account: GameAccount,
     pub character_count: u64,
@@ -142,7 +146,7 @@ pub struct AccountView {
 
 /// A character. Deleting one is soft: `deleted_at` is set and it vanishes
 /// from every answer, teams included.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Character {
     pub id: CharacterId,
     pub owner: UserId,
@@ -161,7 +165,7 @@ pub struct Character {
 /// A character with the names it is shown with: its account's, and its
 /// class's and server's from the catalog (empty if the catalog no longer
 /// holds that id).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CharacterView {
     pub character: Character,
     pub account_name: String,
@@ -292,7 +296,7 @@ pub struct TeamView {
 }
 
 /// Where a character stands on one catalog item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ProgressStatus {
     Todo,
     InProgress,
@@ -430,7 +434,7 @@ impl Default for PageRequest {
 }
 
 /// One page of an offset-paged list, and how many items all pages hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub total: u64,
@@ -503,6 +507,48 @@ impl CharacterSort {
 /// How names compare for uniqueness and order: lower-cased.
 pub fn name_key(name: &str) -> String {
     name.to_lowercase()
+}
+
+// The cache's format (JSON) reads names, notes and levels through their
+// rules, like a client's input: a value that breaks one is a miss, never a
+// value that cannot exist.
+impl TryFrom<String> for RosterName {
+    type Error = FieldError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse("name", &raw)
+    }
+}
+
+impl From<RosterName> for String {
+    fn from(name: RosterName) -> Self {
+        name.0
+    }
+}
+
+impl TryFrom<String> for Notes {
+    type Error = FieldError;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse("notes", &raw)?.ok_or_else(|| FieldError::new("notes", "is empty"))
+    }
+}
+
+impl From<Notes> for String {
+    fn from(notes: Notes) -> Self {
+        notes.0
+    }
+}
+
+impl TryFrom<i16> for Level {
+    type Error = FieldError;
+    fn try_from(value: i16) -> Result<Self, Self::Error> {
+        Self::new("level", value.into())
+    }
+}
+
+impl From<Level> for i16 {
+    fn from(level: Level) -> Self {
+        level.0
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! pass, and a fake DofusDB service for the catalog source.
 
 pub mod app;
+pub mod cache_conformance;
 pub mod conformance;
 pub mod dofusdb;
 pub mod exposition;

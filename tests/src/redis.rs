@@ -89,17 +89,43 @@ impl Drop for TestRedis {
 pub struct OwnRedis {
     pub port: u16,
     child: Option<std::process::Child>,
+    /// Where a persistent server keeps its append-only file.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl OwnRedis {
     /// Starts `redis-server` on a free port; `None` (after a loud notice)
     /// when it is not installed and skipping is allowed.
     pub async fn start() -> Option<Self> {
+        Self::started(None).await
+    }
+
+    /// As [`OwnRedis::start`], but the server writes every command to an
+    /// append-only file before answering, so a kill loses nothing: a
+    /// restart finds every key as it was.
+    pub async fn start_persistent() -> Option<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "roster-redis-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).expect("a directory for redis-server");
+        Self::started(Some(dir)).await
+    }
+
+    async fn started(dir: Option<std::path::PathBuf>) -> Option<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut server = Self { port, child: None };
+        let mut server = Self {
+            port,
+            child: None,
+            dir,
+        };
         if let Err(error) = server.restart().await {
             if !skipping_allowed() {
                 panic!(
@@ -126,15 +152,21 @@ impl OwnRedis {
         }
     }
 
-    /// Starts the server again on the same port, empty, and waits until it
-    /// answers.
+    /// Starts the server again on the same port, and waits until it
+    /// answers: empty, or for a persistent one, as it was killed.
     pub async fn restart(&mut self) -> std::io::Result<()> {
         self.kill();
-        let child = std::process::Command::new("redis-server")
+        let mut command = std::process::Command::new("redis-server");
+        command
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()?;
+            .args(["--save", ""]);
+        match &self.dir {
+            Some(dir) => command
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(dir),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command.stdout(std::process::Stdio::null()).spawn()?;
         self.child = Some(child);
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
@@ -154,5 +186,8 @@ impl OwnRedis {
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.kill();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

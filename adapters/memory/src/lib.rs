@@ -14,6 +14,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod cache;
 mod catalog;
 mod characters;
 mod jobs;
@@ -34,6 +35,7 @@ use domain::RepoError;
 use domain::ports::{Repositories, RepositorySet, Storage, Transaction};
 use tokio::sync::RwLock;
 
+pub use cache::InProcessCache;
 pub use rate_limit::InProcessRateLimiter;
 use tables::State;
 use transaction::{Direct, Repos};

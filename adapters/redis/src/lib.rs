@@ -1,5 +1,5 @@
-//! Redis for everything several Roster instances share: the rate limiter
-//! here, and the cache and event fan-out as they come.
+//! Redis for everything several Roster instances share: the rate limiter,
+//! the cache, and the event fan-out as it comes.
 //!
 //! Redis is never a source of truth. Every call goes through [`Redis::run`],
 //! which gives up after [`COMMAND_TIMEOUT`]; the first failure opens an
@@ -8,15 +8,18 @@
 //! but for one probe every [`PROBE_EVERY`]. The first probe that succeeds
 //! ends the outage (logged once too).
 
+mod cache;
 mod rate_limit;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError};
 
+pub use cache::RedisCache;
 pub use rate_limit::RedisRateLimiter;
 
 /// The longest a command may take before its caller falls back.
@@ -64,6 +67,8 @@ struct Inner {
     prefix: String,
     connection: RwLock<Option<ConnectionManager>>,
     outage: Mutex<Outage>,
+    /// How many outages have begun since the handle was made.
+    outages: AtomicU64,
     /// `roster_redis_up`: 1 while Redis answers, 0 during an outage.
     up: metrics::Gauge,
 }
@@ -95,6 +100,7 @@ impl Redis {
                 prefix: config.prefix.clone(),
                 connection: RwLock::new(None),
                 outage: Mutex::new(Outage::default()),
+                outages: AtomicU64::new(0),
                 up: metrics::gauge!("roster_redis_up"),
             }),
         })
@@ -108,6 +114,13 @@ impl Redis {
     /// Whether Redis answered the last call made to it.
     pub fn healthy(&self) -> bool {
         self.outage().since.is_none()
+    }
+
+    /// How many outages have begun since the handle was made: a caller
+    /// that must act after each one (the cache renews its epoch) compares it
+    /// with the count it has acted on.
+    pub fn outages(&self) -> u64 {
+        self.inner.outages.load(Ordering::Acquire)
     }
 
     /// Runs `call` on the shared connection, unless an outage is open and
@@ -193,6 +206,7 @@ impl Redis {
         let now = Instant::now();
         if outage.since.is_none() {
             outage.since = Some(now);
+            self.inner.outages.fetch_add(1, Ordering::AcqRel);
             tracing::warn!(
                 error = %why,
                 "Redis is unreachable; serving from in-process limits and without the shared cache until it answers"

@@ -2,6 +2,7 @@
 //! traits. Each trait's documentation is its contract; every adapter is
 //! held to it by the conformance suites in the `tests` crate.
 
+mod cache;
 mod clock;
 mod crypto;
 mod jobs;
@@ -10,6 +11,7 @@ mod roster;
 mod source;
 mod storage;
 
+pub use cache::{Cache, CacheKey, CacheLifetimes, CacheSlot, CacheTier, Lookup};
 pub use clock::{Clock, Random};
 pub use crypto::{HashError, PasswordHasher, TokenError, TokenSigner, Verification};
 pub use jobs::{JobRepository, JobSignal};
