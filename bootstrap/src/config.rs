@@ -148,13 +148,19 @@ pub static SETTINGS: &[Setting] = &[
     Setting::new("ROSTER_AUTO_MIGRATE", Value(|| "true".to_owned()))
         .expects("true or false", "false")
         .about("apply pending migrations when `serve` starts"),
-    Setting::new("REDIS_URL", Means("in-process rate limits"))
+    Setting::new(
+        "REDIS_URL",
+        Means("in-process rate limits; the cache in-process on memory storage, off on PostgreSQL"),
+    )
         .expects("a redis:// URL", "redis://127.0.0.1:6379")
-        .about("Redis, for rate limits every instance shares")
+        .about("Redis, for the rate limits and the cache every instance shares")
         .secret(),
     Setting::new("ROSTER_REDIS_PREFIX", Value(|| "roster:".to_owned()))
         .expects("1 to 64 characters among letters, digits and : _ - .", "roster-staging:")
         .about("the start of every key Roster writes to Redis, so deployments can share one server"),
+    Setting::new("ROSTER_CACHE", Value(|| "on".to_owned()))
+        .expects("on or off", "off")
+        .about("off: every read goes to storage (to rule the cache out, or to measure it)"),
     Setting::new("ROSTER_TOKEN_KEY", Means("an ephemeral key: tokens stop verifying on exit"))
         .expects(
             "PASERK k4.secret keys, comma-separated",
@@ -339,6 +345,9 @@ pub struct Config {
     /// Redis for what instances share; `None`: in-process only.
     pub redis_url: Option<SecretString>,
     pub redis_prefix: String,
+    /// Whether reads go through the cache where one can stay true
+    /// (`ROSTER_CACHE`).
+    pub cache: bool,
     pub rate_limits: RateLimits,
     pub login_account_limit: Quota,
     pub trusted_proxies: Vec<IpNet>,
@@ -390,6 +399,7 @@ impl fmt::Debug for Config {
                     .map(|url| redact_url(url.expose_secret())),
             )
             .field("redis_prefix", &self.redis_prefix)
+            .field("cache", &self.cache)
             .field("rate_limits", &self.rate_limits)
             .field("login_account_limit", &self.login_account_limit)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -480,6 +490,11 @@ impl Config {
         {
             return Err(Vars::setting("ROSTER_REDIS_PREFIX").invalid(&redis_prefix));
         }
+        let cache = match vars.value("ROSTER_CACHE").as_deref() {
+            Some("on") | None => true,
+            Some("off") => false,
+            Some(other) => return Err(Vars::setting("ROSTER_CACHE").invalid(other)),
+        };
         let database_url = match vars.get("DATABASE_URL") {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Some(SecretString::from(url))
@@ -613,6 +628,7 @@ impl Config {
             worker_poll,
             redis_url,
             redis_prefix,
+            cache,
             rate_limits,
             login_account_limit,
             trusted_proxies,
@@ -765,6 +781,7 @@ mod tests {
             ("ROSTER_CORS_ORIGINS", "https://a.example,app.example"),
             ("ROSTER_ADMIN_EMAILS", "not-an-email"),
             ("ROSTER_WORKER", "sometimes"),
+            ("ROSTER_CACHE", "maybe"),
             ("ROSTER_LOG", "verbose"),
         ] {
             let setting = Setting::named(name).expect("listed");

@@ -160,7 +160,11 @@ impl App {
         };
         let redis = redis(config)?;
         let limiter = rate_limiter(redis.as_ref(), &clock);
-        let cache = read_cache(redis.as_ref(), &backend);
+        let cache = if config.cache {
+            read_cache(redis.as_ref(), &backend)
+        } else {
+            ReadCache::off()
+        };
         let ports = AuthPorts {
             storage: Arc::clone(&storage),
             hasher: Arc::new(hasher),

@@ -103,6 +103,10 @@ async fn the_scrape_parses_and_declares_every_family_this_build_records() {
     // A login goes through the argon2 queue; a scrape before this one has
     // been served and counted.
     app.new_user().await;
+    // A catalog read goes through the cache where there is one.
+    app.get("/catalog/classes", None)
+        .await
+        .expect_status(StatusCode::OK);
     scrape(&app).await;
 
     let (reply, scraped) = scrape(&app).await;
@@ -153,13 +157,19 @@ async fn the_scrape_parses_and_declares_every_family_this_build_records() {
         // No pool: no made-up gauge either.
         Backend::Memory => assert_eq!(pool, None, "a pool gauge without a pool"),
     }
+    let cache = scraped.types.get("roster_cache_requests_total");
+    match Backend::selected() {
+        // On PostgreSQL without Redis the cache is off: nothing to count.
+        Backend::Postgres => assert_eq!(cache, None, "a cache counter without a cache"),
+        Backend::Memory => {
+            assert_eq!(cache.map(String::as_str), Some("counter"));
+            let lookups = scraped.value("roster_cache_requests_total", &[("tier", "reference")]);
+            assert!(lookups >= 1.0, "{lookups} catalog lookups");
+        }
+    }
     // The families that belong to features this build does not have yet
     // are not faked.
-    for absent in [
-        "roster_events_streams",
-        "roster_webhook_deliveries_total",
-        "roster_cache_requests_total",
-    ] {
+    for absent in ["roster_events_streams", "roster_webhook_deliveries_total"] {
         assert!(!scraped.types.contains_key(absent), "{absent}");
     }
 }
