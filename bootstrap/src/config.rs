@@ -223,6 +223,14 @@ pub static SETTINGS: &[Setting] = &[
         .unit("bytes")
         .expects("a number of bytes", "1048576")
         .about("largest request body"),
+    Setting::new("ROSTER_HEADER_TIMEOUT", Value(|| "10".to_owned()))
+        .unit("seconds")
+        .expects("a number of seconds from 0.1 to 3600, decimals allowed", "10")
+        .about("how long a connection may take to send a request's head, and stay idle between requests"),
+    Setting::new("ROSTER_MAX_CONNECTIONS", Value(|| "1024".to_owned()))
+        .unit("connections")
+        .expects("a number of connections, 1 to 1000000", "1024")
+        .about("connections served at once; a new one beyond waits 1 s for a slot, then is closed"),
     Setting::new("ROSTER_CORS_ORIGINS", Means("no cross-origin caller"))
         .expects(
             "http:// or https:// origins, comma-separated",
@@ -330,6 +338,8 @@ pub struct Config {
     pub argon2: Argon2Params,
     pub argon2_concurrency: usize,
     pub body_limit: usize,
+    /// `ROSTER_HEADER_TIMEOUT` and `ROSTER_MAX_CONNECTIONS`.
+    pub connections: adapter_http::server::ConnectionLimits,
     pub cors_origins: Vec<String>,
     pub admin_emails: HashSet<String>,
     /// A filter [`EnvFilter::try_new`] accepts, checked to be one.
@@ -379,6 +389,7 @@ impl fmt::Debug for Config {
             .field("argon2", &self.argon2)
             .field("argon2_concurrency", &self.argon2_concurrency)
             .field("body_limit", &self.body_limit)
+            .field("connections", &self.connections)
             .field("cors_origins", &self.cors_origins)
             .field("admin_emails", &self.admin_emails.len())
             .field("log", &self.log)
@@ -534,6 +545,16 @@ impl Config {
         };
         let argon2_concurrency: usize = vars.parse("ROSTER_ARGON2_CONCURRENCY", |&n| n > 0)?;
         let body_limit: usize = vars.parse("ROSTER_BODY_LIMIT", |_| true)?;
+        let header_timeout: f64 = vars.parse("ROSTER_HEADER_TIMEOUT", |&s: &f64| {
+            (0.1..=3600.0).contains(&s)
+        })?;
+        let connections = adapter_http::server::ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs_f64(header_timeout),
+            max_connections: vars.parse("ROSTER_MAX_CONNECTIONS", |n: &usize| {
+                (1..=1_000_000).contains(n)
+            })?,
+            ..adapter_http::server::ConnectionLimits::default()
+        };
         let cors_origins = list(vars.get("ROSTER_CORS_ORIGINS"));
         if cors_origins
             .iter()
@@ -617,6 +638,7 @@ impl Config {
             argon2,
             argon2_concurrency,
             body_limit,
+            connections,
             cors_origins,
             admin_emails,
             log,

@@ -68,6 +68,8 @@ pub struct App {
     /// Where `/metrics` is served when not on the API's address
     /// (`ROSTER_METRICS_BIND`).
     pub metrics_bind: Option<std::net::SocketAddr>,
+    /// The API listener's header timeout and connection cap.
+    pub connections: adapter_http::server::ConnectionLimits,
     /// What `/metrics` shows.
     metrics: Arc<dyn MetricsSource>,
     jobs: JobsWiring,
@@ -222,6 +224,7 @@ impl App {
             http,
             embedded_worker: config.worker_embedded,
             metrics_bind: config.metrics_bind,
+            connections: config.connections,
             metrics: scrape,
             jobs,
             http_config: HttpConfig {
@@ -294,9 +297,9 @@ impl App {
     /// (see [`App::bind_metrics`]), stopped with it. With the embedded
     /// worker, jobs run beside it and stop with it (running ones finish
     /// within the worker's grace period, the rest go back to the queue).
-    pub async fn serve<A: Acceptor + 'static>(
+    pub async fn serve(
         self,
-        acceptor: A,
+        listener: tokio::net::TcpListener,
         metrics: Option<BoxAcceptor>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
@@ -325,9 +328,14 @@ impl App {
             shutdown.await;
             let _ = stop.send(true);
         };
-        let result = Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(self.endpoint(), shutdown, Some(SHUTDOWN_GRACE))
-            .await;
+        let result = adapter_http::server::serve(
+            listener,
+            self.endpoint(),
+            self.connections,
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         // The server may also have stopped on an error: the shutdown future
         // is gone then, and with it the sender, which stops the rest.
         drop(stopping);
@@ -577,19 +585,15 @@ pub struct RunningServer {
 impl RunningServer {
     /// Binds 127.0.0.1 on a port the OS picks and serves `app` there.
     pub async fn start(app: App) -> std::io::Result<Self> {
-        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
-            .ok_or_else(|| std::io::Error::other("no local address"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
         let metrics = app.bind_metrics().await?;
         let metrics_url = match &metrics {
             Some(acceptor) => Some(format!("http://{}", local_socket(acceptor)?)),
             None => None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(app.serve(acceptor, metrics, async move {
+        let task = tokio::spawn(app.serve(listener, metrics, async move {
             let _ = stopped.await;
         }));
         Ok(Self {

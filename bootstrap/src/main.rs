@@ -8,7 +8,6 @@ use std::sync::Arc;
 use adapter_system::{OsRandom, SystemClock};
 use bootstrap::{App, Config, StorageChoice};
 use clap::{Parser, Subcommand};
-use poem::listener::{Listener, TcpListener};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -318,13 +317,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let shutdown = shutdown_signal()?;
-    let acceptor = TcpListener::bind(config.bind).into_acceptor().await?;
+    let listener = tokio::net::TcpListener::bind(config.bind).await?;
     let metrics = app.bind_metrics().await?;
     if let Some(bind) = config.metrics_bind {
         tracing::info!(metrics_bind = %bind, "/metrics is served on its own address");
     }
     tracing::info!(bind = %config.bind, public_url = %config.public_url, "roster is listening");
-    app.serve(acceptor, metrics, shutdown).await?;
+    app.serve(listener, metrics, shutdown).await?;
     tracing::info!("roster stopped gracefully");
     Ok(())
 }

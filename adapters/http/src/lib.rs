@@ -28,6 +28,7 @@ mod payload;
 mod poem_errors;
 mod progressions_api;
 mod security;
+pub mod server;
 mod shell;
 mod system_api;
 mod teams_api;
