@@ -224,7 +224,7 @@ impl App {
             http,
             embedded_worker: config.worker_embedded,
             metrics_bind: config.metrics_bind,
-            connections: config.connections,
+            connections: fitted_connections(config),
             metrics: scrape,
             jobs,
             http_config: HttpConfig {
@@ -396,6 +396,33 @@ pub fn services(
         random,
         limiter,
         metrics: None,
+    }
+}
+
+/// Descriptors kept for everything but client connections: the database
+/// pool's, Redis', the listeners', log and metrics files, and some slack.
+const DESCRIPTORS_KEPT: usize = 64;
+
+/// `ROSTER_MAX_CONNECTIONS`, lowered (with a warning) when the process may
+/// not open that many files beside the rest: a connection the server cannot
+/// take is better refused by the cap than by the kernel, which would also
+/// starve the database pool.
+fn fitted_connections(config: &Config) -> adapter_http::server::ConnectionLimits {
+    let Some(limit) = process::open_files_limit() else {
+        return config.connections;
+    };
+    let budget = limit.saturating_sub(DESCRIPTORS_KEPT + config.database_pool);
+    match config.connections.fitted_to(budget) {
+        Some(fitted) => {
+            tracing::warn!(
+                open_files_limit = limit,
+                configured = config.connections.max_connections,
+                max_connections = fitted.max_connections,
+                "ROSTER_MAX_CONNECTIONS lowered to fit the open-files limit (ulimit -n)"
+            );
+            fitted
+        }
+        None => config.connections,
     }
 }
 

@@ -102,6 +102,13 @@ pub(crate) fn exposition() -> String {
     text
 }
 
+/// The process's soft limit on open files; `None` when unlimited or
+/// unknown (not Linux).
+pub(crate) fn open_files_limit() -> Option<usize> {
+    let limits = read("/proc/self/limits")?;
+    soft_limit(&limits, "Max open files").map(|limit| limit as usize)
+}
+
 /// Indexes into the fields of `/proc/self/stat` after the command name
 /// (`proc(5)` numbers them from 1 with the pid; the state is field 3).
 const STAT_UTIME: usize = 14 - 3;

@@ -7,7 +7,10 @@
 //! - at most [`ConnectionLimits::max_connections`] connections are served
 //!   at once: beyond it a new connection waits up to
 //!   [`ConnectionLimits::accept_wait`] for a slot, then is closed unanswered,
-//!   while the established ones go on being served.
+//!   while the established ones go on being served. Waiting never holds up
+//!   the accept loop, and at most [`ConnectionLimits::waiting`] connections
+//!   wait at once (the rest are closed at once), so the descriptors in use
+//!   stay below `max_connections + waiting`.
 //!
 //! Shutdown stops accepting, asks every connection to finish its current
 //! request (hyper then answers it with `Connection: close`), and waits for
@@ -41,6 +44,27 @@ pub struct ConnectionLimits {
     pub accept_wait: Duration,
 }
 
+impl ConnectionLimits {
+    /// How many connections may wait for a slot at once: an eighth of the
+    /// cap, at least one.
+    pub fn waiting(&self) -> usize {
+        (self.max_connections / 8).max(1)
+    }
+
+    /// The cap lowered, if need be, so that served and waiting connections
+    /// fit in `descriptors` (what the process may still open beside its
+    /// other files and sockets); `None` when it fits as it is.
+    pub fn fitted_to(&self, descriptors: usize) -> Option<Self> {
+        if self.max_connections + self.waiting() <= descriptors {
+            return None;
+        }
+        Some(Self {
+            max_connections: (descriptors * 8 / 9).max(1),
+            ..*self
+        })
+    }
+}
+
 impl Default for ConnectionLimits {
     /// A head within 10 s (Envoy's edge recommendation for
     /// `request_headers_timeout`; nginx waits 60 s), 1,024 connections
@@ -69,6 +93,7 @@ where
     let endpoint = Arc::new(endpoint);
     let local = listener.local_addr()?;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let waiting_room = Arc::new(Semaphore::new(limits.waiting()));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     let open = metrics::gauge!("roster_http_connections");
@@ -89,27 +114,40 @@ where
             },
         };
         while connections.try_join_next().is_some() {}
-        let slot = match Arc::clone(&slots).try_acquire_owned() {
-            Ok(slot) => slot,
-            Err(_) => {
-                match tokio::time::timeout(limits.accept_wait, Arc::clone(&slots).acquire_owned())
-                    .await
-                {
-                    Ok(Ok(slot)) => slot,
-                    _ => {
-                        refused.increment(1);
-                        tracing::debug!(%peer, "connection refused: every slot is taken");
-                        drop(socket);
-                        continue;
-                    }
+        // A slot now, or a place in the waiting room, or closed at once.
+        let early_slot = Arc::clone(&slots).try_acquire_owned().ok();
+        let waiting = match early_slot {
+            Some(_) => None,
+            None => match Arc::clone(&waiting_room).try_acquire_owned() {
+                Ok(place) => Some(place),
+                Err(_) => {
+                    refused.increment(1);
+                    drop(socket);
+                    continue;
                 }
-            }
+            },
         };
         let _ = socket.set_nodelay(true);
         let endpoint = Arc::clone(&endpoint);
         let mut stopping = stopping.clone();
-        let open = open.clone();
+        let (open, refused, slots) = (open.clone(), refused.clone(), Arc::clone(&slots));
         connections.spawn(async move {
+            let slot = match early_slot {
+                Some(slot) => slot,
+                None => {
+                    let slot =
+                        tokio::time::timeout(limits.accept_wait, slots.acquire_owned()).await;
+                    drop(waiting);
+                    match slot {
+                        Ok(Ok(slot)) => slot,
+                        _ => {
+                            refused.increment(1);
+                            tracing::debug!(%peer, "connection closed: every slot stayed taken");
+                            return;
+                        }
+                    }
+                }
+            };
             open.increment(1.0);
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let endpoint = Arc::clone(&endpoint);
