@@ -328,9 +328,15 @@ impl App {
             shutdown.await;
             let _ = stop.send(true);
         };
+        let protocol_errors = Arc::new(adapter_http::ProtocolErrors {
+            clock: Arc::clone(&self.http.clock),
+            random: Arc::clone(&self.http.random),
+            https: self.http_config.public_url.starts_with("https://"),
+        });
         let result = adapter_http::server::serve(
             listener,
             self.endpoint(),
+            protocol_errors,
             self.connections,
             shutdown,
             SHUTDOWN_GRACE,

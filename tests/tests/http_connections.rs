@@ -163,3 +163,114 @@ async fn beyond_the_cap_a_new_connection_is_closed_and_the_established_are_serve
     next.write_all(live(&address).as_bytes()).await.unwrap();
     assert!(read_answer(&mut next).await.starts_with("HTTP/1.1 200"));
 }
+
+/// Sends `request` on a new connection and reads the answer to the end
+/// (these answers close the connection): status, head, body.
+async fn raw(address: &str, request: Vec<u8>) -> (u16, String, serde_json::Value) {
+    let mut socket = TcpStream::connect(address).await.unwrap();
+    let (mut reader, mut writer) = socket.split();
+    // The server may answer (and close) before it has read everything.
+    let send = async {
+        let _ = writer.write_all(&request).await;
+    };
+    let mut answer = Vec::new();
+    let receive = timeout(Duration::from_secs(10), reader.read_to_end(&mut answer));
+    let ((), received) = tokio::join!(send, receive);
+    if let Ok(Err(error)) = received {
+        // A reset after the answer was read is fine.
+        assert!(!answer.is_empty(), "no answer: {error}");
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+    let status = head[9..12].parse().expect("a status");
+    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
+    (status, head.to_ascii_lowercase(), body)
+}
+
+#[tokio::test]
+async fn requests_the_server_cannot_take_get_the_error_envelope() {
+    let Some(app) = TestApp::spawn().await else {
+        return;
+    };
+    let address = address(&app);
+    let live = |extra: &str| format!("GET /health/live HTTP/1.1\r\nHost: roster\r\n{extra}\r\n");
+    let many_headers: String = (0..200).map(|n| format!("X-Header-{n}: {n}\r\n")).collect();
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "a NUL in a header",
+            live("X-Bad: a\0b\r\n").into_bytes(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "a raw 0xFF in the path",
+            [&b"GET /health/\xff HTTP/1.1\r\nHost: roster\r\n\r\n"[..]].concat(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "a Content-Length no number holds",
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: roster\r\nContent-Length: 99999999999999999999999\r\n\r\n".to_vec(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "not HTTP at all",
+            b"HELLO THERE\r\n\r\n".to_vec(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "a 1 MiB header",
+            live(&format!("X-Big: {}\r\n", "a".repeat(1024 * 1024))).into_bytes(),
+            431,
+            "HEADERS_TOO_LARGE",
+        ),
+        (
+            "200 headers",
+            live(&many_headers).into_bytes(),
+            431,
+            "HEADERS_TOO_LARGE",
+        ),
+        (
+            "a 64 KiB target",
+            format!(
+                "GET /health/live?q={} HTTP/1.1\r\nHost: roster\r\n\r\n",
+                "a".repeat(64 * 1024)
+            )
+            .into_bytes(),
+            414,
+            "URI_TOO_LONG",
+        ),
+    ];
+    for (case, request, status, code) in cases {
+        let (answered, head, body) = raw(&address, request).await;
+        assert_eq!(answered, status, "{case}: {head}");
+        assert_eq!(body["success"], false, "{case}");
+        assert_eq!(body["error"]["code"], code, "{case}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert!(
+            head.contains("content-type: application/json"),
+            "{case}: {head}"
+        );
+        assert!(
+            head.contains("x-content-type-options: nosniff"),
+            "{case}: {head}"
+        );
+        assert!(head.contains("cache-control: no-store"), "{case}: {head}");
+        let id = body["meta"]["requestId"].as_str().expect("a request id");
+        assert!(
+            head.contains(&format!("x-request-id: {id}")),
+            "{case}: {head}"
+        );
+    }
+    // The server goes on serving.
+    let reply = tests::app::send(app.request(reqwest::Method::GET, "/health/live")).await;
+    assert_eq!(reply.status, reqwest::StatusCode::OK);
+}

@@ -54,6 +54,7 @@ use poem_openapi::OpenApiService;
 pub use auth_api::{CookiePolicy, REFRESH_COOKIE};
 pub use error::ErrorCode;
 pub use metrics::MetricsSource;
+pub use shell::ProtocolErrors;
 
 use crate::accounts_api::AccountsApi;
 use crate::admin_api::AdminApi;

@@ -12,13 +12,21 @@
 //!   wait at once (the rest are closed at once), so the descriptors in use
 //!   stay below `max_connections + waiting`.
 //!
+//! hyper answers a request it cannot parse, or whose target or headers are
+//! over its limits, on its own, before any route runs, with an empty body;
+//! [`Answering`] puts Roster's error envelope in its place
+//! ([`ProtocolErrors`]).
+//!
 //! Shutdown stops accepting, asks every connection to finish its current
 //! request (hyper then answers it with `Connection: close`), and waits for
 //! them up to the grace period.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io::IoSlice;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -27,9 +35,12 @@ use hyper_util::server::conn::auto;
 use poem::http::uri::Scheme;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Addr, Endpoint, Request};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+
+use crate::shell::ProtocolErrors;
 
 /// The connection limits; each is a setting (see the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +94,7 @@ impl Default for ConnectionLimits {
 pub async fn serve<E>(
     listener: TcpListener,
     endpoint: E,
+    protocol_errors: Arc<ProtocolErrors>,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
@@ -131,6 +143,7 @@ where
         let endpoint = Arc::clone(&endpoint);
         let mut stopping = stopping.clone();
         let (open, refused, slots) = (open.clone(), refused.clone(), Arc::clone(&slots));
+        let protocol_errors = Arc::clone(&protocol_errors);
         connections.spawn(async move {
             let slot = match early_slot {
                 Some(slot) => slot,
@@ -168,6 +181,11 @@ where
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
             builder.http2().timer(TokioTimer::new());
+            let socket = Answering {
+                socket,
+                protocol_errors,
+                pending: None,
+            };
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
             tokio::pin!(connection);
             let outcome = tokio::select! {
@@ -204,4 +222,133 @@ where
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// A connection's socket as hyper sees it: reads and writes pass through,
+/// except hyper's own error answers, which no route made (their head has
+/// no `x-request-id`): Roster's envelope is written in their place.
+struct Answering {
+    socket: TcpStream,
+    protocol_errors: Arc<ProtocolErrors>,
+    /// Roster's answer, and how much of it is written.
+    pending: Option<(Vec<u8>, usize)>,
+}
+
+impl Answering {
+    /// Writes what is left of a replacement answer.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while let Some((answer, written)) = &mut self.pending {
+            if *written == answer.len() {
+                self.pending = None;
+                break;
+            }
+            let n = ready!(Pin::new(&mut self.socket).poll_write(cx, &answer[*written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            *written += n;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes `bytes` in place of hyper's answer when they are one; whether
+    /// they were.
+    fn replaced(&mut self, bytes: &[u8], cx: &mut Context<'_>) -> std::io::Result<bool> {
+        let Some(status) = hypers_own_error(bytes) else {
+            return Ok(false);
+        };
+        self.pending = Some((self.protocol_errors.answer(status), 0));
+        // What is not written now is written by the flush hyper makes next.
+        if let Poll::Ready(Err(error)) = self.drain(cx) {
+            return Err(error);
+        }
+        Ok(true)
+    }
+}
+
+/// The status of an error answer hyper made itself: a 4xx head, whole in
+/// `bytes`, without the `x-request-id` every answer of Roster's carries.
+fn hypers_own_error(bytes: &[u8]) -> Option<u16> {
+    let status = bytes.strip_prefix(b"HTTP/1.1 4")?;
+    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = bytes[..end].to_ascii_lowercase();
+    if head.windows(13).any(|w| w == b"x-request-id:") {
+        return None;
+    }
+    let digits = std::str::from_utf8(status.get(..2)?).ok()?;
+    digits.parse::<u16>().ok().map(|rest| 400 + rest)
+}
+
+impl AsyncRead for Answering {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.socket).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Answering {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        ready!(self.drain(cx))?;
+        if self.replaced(buf, cx)? {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut self.socket).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        ready!(self.drain(cx))?;
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty())
+            && self.replaced(first, cx)?
+        {
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
+        Pin::new(&mut self.socket).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.socket.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        ready!(self.drain(cx))?;
+        Pin::new(&mut self.socket).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        ready!(self.drain(cx))?;
+        Pin::new(&mut self.socket).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hypers_own_error;
+
+    #[test]
+    fn only_a_4xx_head_without_a_request_id_is_hypers() {
+        let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(hypers_own_error(bare), Some(431));
+        assert_eq!(
+            hypers_own_error(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"),
+            Some(400)
+        );
+        let ours = b"HTTP/1.1 404 Not Found\r\nX-Request-Id: 01\r\n\r\n";
+        assert_eq!(hypers_own_error(ours), None);
+        assert_eq!(hypers_own_error(b"HTTP/1.1 200 OK\r\n\r\n"), None);
+        assert_eq!(hypers_own_error(b"HTTP/1.1 100 Continue\r\n\r\n"), None);
+        // A head cut across writes is not judged.
+        assert_eq!(hypers_own_error(b"HTTP/1.1 400 Bad Request\r\n"), None);
+        assert_eq!(hypers_own_error(b"{\"success\":false}"), None);
+    }
 }

@@ -193,38 +193,116 @@ impl<E> ShellEndpoint<E> {
         if let Ok(value) = HeaderValue::from_str(request_id) {
             headers.insert(REQUEST_ID, value);
         }
+        security_headers(headers, self.shell.https, is_docs);
+    }
+}
+
+/// The headers every answer carries, the protocol errors of
+/// [`ProtocolErrors`] included.
+fn security_headers(headers: &mut poem::http::HeaderMap, https: bool, is_docs: bool) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    // The API serves data only; the docs page needs its inline scripts
+    // and styles, so it keeps just the framing rule.
+    let csp = if is_docs {
+        "frame-ancestors 'none'"
+    } else {
+        "default-src 'none'; frame-ancestors 'none'"
+    };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    if https {
         headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
-        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        );
-        // The API serves data only; the docs page needs its inline scripts
-        // and styles, so it keeps just the framing rule.
-        let csp = if is_docs {
-            "frame-ancestors 'none'"
-        } else {
-            "default-src 'none'; frame-ancestors 'none'"
+    }
+    // Answers carry tokens and personal data: never stored by a cache
+    // unless a route says otherwise.
+    if !headers.contains_key(header::CACHE_CONTROL) && !is_docs {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.remove(header::SERVER);
+}
+
+/// The answers to requests the HTTP server refuses before any route runs
+/// (not HTTP, a target or headers over its limits): the error envelope,
+/// with the headers every answer carries, as the bytes of a whole HTTP/1.1
+/// response that closes the connection. hyper writes a bare status for
+/// these; the server's connections put this in its place.
+pub struct ProtocolErrors {
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    pub https: bool,
+}
+
+impl std::fmt::Debug for ProtocolErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProtocolErrors")
+            .field("https", &self.https)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProtocolErrors {
+    /// The answer in place of hyper's `status`.
+    pub fn answer(&self, status: u16) -> Vec<u8> {
+        use poem_openapi::types::ToJSON;
+
+        let (code, message) = match status {
+            414 => (
+                ErrorCode::UriTooLong,
+                "the request target is longer than the server reads",
+            ),
+            431 => (
+                ErrorCode::HeadersTooLarge,
+                "the request's headers are larger than the server reads",
+            ),
+            _ => (ErrorCode::Validation, "the request is not valid HTTP/1.1"),
         };
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
+        let now = self.clock.now();
+        let request_id = domain::ids::new_v7(now, self.random.as_ref()).to_string();
+        let body = crate::envelope::ErrorEnvelope {
+            success: false,
+            error: crate::envelope::ErrorInfo {
+                code: code.as_str().to_owned(),
+                message: message.to_owned(),
+                details: None,
+            },
+            meta: crate::envelope::Meta {
+                request_id: request_id.clone(),
+                timestamp: now,
+            },
+        }
+        .to_json_string();
+        let mut headers = poem::http::HeaderMap::new();
+        security_headers(&mut headers, self.https, false);
+        let status = code.status();
+        let mut answer = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json; charset=utf-8\r\n\
+             content-length: {}\r\nconnection: close\r\nx-request-id: {request_id}\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default(),
+            body.len(),
         );
-        if self.shell.https {
-            headers.insert(
-                header::STRICT_TRANSPORT_SECURITY,
-                HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-            );
+        for (name, value) in &headers {
+            answer.push_str(name.as_str());
+            answer.push_str(": ");
+            answer.push_str(value.to_str().unwrap_or_default());
+            answer.push_str("\r\n");
         }
-        // Answers carry tokens and personal data: never stored by a cache
-        // unless a route says otherwise.
-        if !headers.contains_key(header::CACHE_CONTROL) && !is_docs {
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-        headers.remove(header::SERVER);
+        answer.push_str("\r\n");
+        answer.push_str(&body);
+        answer.into_bytes()
     }
 }
 
