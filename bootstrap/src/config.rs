@@ -227,6 +227,10 @@ pub static SETTINGS: &[Setting] = &[
         .unit("seconds")
         .expects("a number of seconds from 0.1 to 3600, decimals allowed", "10")
         .about("how long a connection may take to send a request's head, and stay idle between requests"),
+    Setting::new("ROSTER_BODY_TIMEOUT", Value(|| "30".to_owned()))
+        .unit("seconds")
+        .expects("a number of seconds from 0.1 to 3600, decimals allowed", "30")
+        .about("how long a request's body may take to arrive once its head has"),
     Setting::new("ROSTER_MAX_CONNECTIONS", Value(|| "1024".to_owned()))
         .unit("connections")
         .expects("a number of connections, 1 to 1000000", "1024")
@@ -548,8 +552,12 @@ impl Config {
         let header_timeout: f64 = vars.parse("ROSTER_HEADER_TIMEOUT", |&s: &f64| {
             (0.1..=3600.0).contains(&s)
         })?;
+        let body_timeout: f64 = vars.parse("ROSTER_BODY_TIMEOUT", |&s: &f64| {
+            (0.1..=3600.0).contains(&s)
+        })?;
         let connections = adapter_http::server::ConnectionLimits {
             header_timeout: std::time::Duration::from_secs_f64(header_timeout),
+            body_timeout: std::time::Duration::from_secs_f64(body_timeout),
             max_connections: vars.parse("ROSTER_MAX_CONNECTIONS", |n: &usize| {
                 (1..=1_000_000).contains(n)
             })?,
@@ -804,6 +812,9 @@ mod tests {
             ("ROSTER_ADMIN_EMAILS", "not-an-email"),
             ("ROSTER_WORKER", "sometimes"),
             ("ROSTER_CACHE", "maybe"),
+            ("ROSTER_HEADER_TIMEOUT", "0"),
+            ("ROSTER_BODY_TIMEOUT", "1h"),
+            ("ROSTER_MAX_CONNECTIONS", "0"),
             ("ROSTER_LOG", "verbose"),
         ] {
             let setting = Setting::named(name).expect("listed");

@@ -274,3 +274,37 @@ async fn requests_the_server_cannot_take_get_the_error_envelope() {
     let reply = tests::app::send(app.request(reqwest::Method::GET, "/health/live")).await;
     assert_eq!(reply.status, reqwest::StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_body_sent_too_slowly_is_cut_off_at_the_body_timeout() {
+    let Some(app) = TestApp::spawn_with(&[("ROSTER_BODY_TIMEOUT", "1")]).await else {
+        return;
+    };
+    let address = address(&app);
+    let mut socket = TcpStream::connect(&address).await.unwrap();
+    socket
+        .write_all(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: roster\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\"",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    timeout(Duration::from_secs(5), socket.read_to_end(&mut answer))
+        .await
+        .expect("cut off in time")
+        .ok();
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(took >= Duration::from_millis(900), "after {took:?}");
+    assert!(took < Duration::from_secs(3), "after {took:?}");
+    let (head, body) = text.split_once("\r\n\r\n").expect("an answer");
+    assert!(head.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    let body: serde_json::Value = serde_json::from_str(body).expect("an envelope");
+    assert_eq!(body["error"]["code"], "REQUEST_TIMEOUT");
+}

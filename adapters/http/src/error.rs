@@ -56,6 +56,7 @@ error_codes! {
     NotFound = "NOT_FOUND", NOT_FOUND;
     MethodNotAllowed = "METHOD_NOT_ALLOWED", METHOD_NOT_ALLOWED;
     Conflict = "CONFLICT", CONFLICT;
+    RequestTimeout = "REQUEST_TIMEOUT", REQUEST_TIMEOUT;
     PreconditionFailed = "PRECONDITION_FAILED", PRECONDITION_FAILED;
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", PAYLOAD_TOO_LARGE;
     UriTooLong = "URI_TOO_LONG", URI_TOO_LONG;

@@ -26,6 +26,7 @@ use std::future::Future;
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -48,6 +49,8 @@ pub struct ConnectionLimits {
     /// The longest the server waits for a request's head: from the
     /// connection's start, and again after each answer.
     pub header_timeout: Duration,
+    /// The longest a request's body may take to arrive, from its head.
+    pub body_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
     /// How long a connection beyond the cap waits for a slot before it is
@@ -78,11 +81,14 @@ impl ConnectionLimits {
 
 impl Default for ConnectionLimits {
     /// A head within 10 s (Envoy's edge recommendation for
-    /// `request_headers_timeout`; nginx waits 60 s), 1,024 connections
+    /// `request_headers_timeout`; nginx waits 60 s), a body within 30 s
+    /// (at the 1 MiB body limit, a client slower than 35 kB/s is cut off;
+    /// nginx allows 60 s between two reads), 1,024 connections
     /// (nginx's usual `worker_connections`), 1 s of waiting beyond them.
     fn default() -> Self {
         Self {
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             max_connections: 1024,
             accept_wait: Duration::from_secs(1),
         }
@@ -110,6 +116,8 @@ where
     let mut connections = JoinSet::new();
     let open = metrics::gauge!("roster_http_connections");
     metrics::gauge!("roster_http_connections_max").set(limits.max_connections as f64);
+    metrics::gauge!("roster_http_header_timeout_seconds").set(limits.header_timeout.as_secs_f64());
+    metrics::gauge!("roster_http_body_timeout_seconds").set(limits.body_timeout.as_secs_f64());
     let refused = metrics::counter!("roster_http_connections_refused_total");
     tokio::pin!(shutdown);
     loop {
@@ -162,16 +170,31 @@ where
                 }
             };
             open.increment(1.0);
+            let answers = Arc::clone(&protocol_errors);
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let endpoint = Arc::clone(&endpoint);
+                let answers = Arc::clone(&answers);
                 async move {
-                    let request = Request::from((
+                    let mut request = Request::from((
                         request,
                         LocalAddr(Addr::SocketAddr(local)),
                         RemoteAddr(Addr::SocketAddr(peer)),
                         Scheme::HTTP,
                     ));
-                    let response = endpoint.get_response(request).await;
+                    let late = Arc::new(AtomicBool::new(false));
+                    if has_body(&request) {
+                        let body = request.take_body();
+                        request.set_body(with_deadline(
+                            body,
+                            limits.body_timeout,
+                            Arc::clone(&late),
+                        ));
+                    }
+                    let mut response = endpoint.get_response(request).await;
+                    if late.load(Ordering::Acquire) {
+                        // Whatever the route made of a body cut short.
+                        response = answers.response(408);
+                    }
                     Ok::<_, Infallible>(hyper::Response::from(response))
                 }
             });
@@ -222,6 +245,45 @@ where
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// Whether the request says a body follows.
+fn has_body(request: &Request) -> bool {
+    let headers = request.headers();
+    headers.contains_key(poem::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(poem::http::header::CONTENT_LENGTH)
+            .is_some_and(|length| length.as_bytes() != b"0")
+}
+
+/// `body`, failing with `TimedOut` (and setting `late`) once `timeout` has
+/// passed without its end: a client that trickles a body out is cut off
+/// like one that trickles a head.
+fn with_deadline(body: poem::Body, timeout: Duration, late: Arc<AtomicBool>) -> poem::Body {
+    use futures::StreamExt;
+
+    let deadline = tokio::time::Instant::now() + timeout;
+    let chunks = body.into_bytes_stream();
+    let timed = futures::stream::unfold(Some(chunks), move |chunks| {
+        let late = Arc::clone(&late);
+        async move {
+            let mut chunks = chunks?;
+            match tokio::time::timeout_at(deadline, chunks.next()).await {
+                Ok(Some(chunk)) => Some((chunk, Some(chunks))),
+                Ok(None) => None,
+                Err(_) => {
+                    late.store(true, Ordering::Release);
+                    metrics::counter!("roster_http_body_timeouts_total").increment(1);
+                    let error = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the request body did not arrive within {timeout:?}"),
+                    );
+                    Some((Err(error), None))
+                }
+            }
+        }
+    });
+    poem::Body::from_bytes_stream(timed)
 }
 
 /// A connection's socket as hyper sees it: reads and writes pass through,

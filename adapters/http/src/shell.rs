@@ -254,42 +254,13 @@ impl std::fmt::Debug for ProtocolErrors {
 }
 
 impl ProtocolErrors {
-    /// The answer in place of hyper's `status`.
+    /// The answer in place of hyper's `status`, as the bytes of a whole
+    /// HTTP/1.1 response.
     pub fn answer(&self, status: u16) -> Vec<u8> {
-        use poem_openapi::types::ToJSON;
-
-        let (code, message) = match status {
-            414 => (
-                ErrorCode::UriTooLong,
-                "the request target is longer than the server reads",
-            ),
-            431 => (
-                ErrorCode::HeadersTooLarge,
-                "the request's headers are larger than the server reads",
-            ),
-            _ => (ErrorCode::Validation, "the request is not valid HTTP/1.1"),
-        };
-        let now = self.clock.now();
-        let request_id = domain::ids::new_v7(now, self.random.as_ref()).to_string();
-        let body = crate::envelope::ErrorEnvelope {
-            success: false,
-            error: crate::envelope::ErrorInfo {
-                code: code.as_str().to_owned(),
-                message: message.to_owned(),
-                details: None,
-            },
-            meta: crate::envelope::Meta {
-                request_id: request_id.clone(),
-                timestamp: now,
-            },
-        }
-        .to_json_string();
-        let mut headers = poem::http::HeaderMap::new();
-        security_headers(&mut headers, self.https, false);
-        let status = code.status();
+        let (status, headers, body) = self.parts(status);
         let mut answer = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: application/json; charset=utf-8\r\n\
-             content-length: {}\r\nconnection: close\r\nx-request-id: {request_id}\r\n",
+             content-length: {}\r\nconnection: close\r\n",
             status.as_u16(),
             status.canonical_reason().unwrap_or_default(),
             body.len(),
@@ -303,6 +274,60 @@ impl ProtocolErrors {
         answer.push_str("\r\n");
         answer.push_str(&body);
         answer.into_bytes()
+    }
+
+    /// The same answer as a response, for one the server gives after a
+    /// route ran (a body that did not arrive in time: 408).
+    pub fn response(&self, status: u16) -> Response {
+        let (status, headers, body) = self.parts(status);
+        let mut response = Response::builder()
+            .status(status)
+            .content_type("application/json; charset=utf-8")
+            .header(header::CONNECTION, "close")
+            .body(body);
+        response.headers_mut().extend(headers);
+        response
+    }
+
+    fn parts(&self, status: u16) -> (poem::http::StatusCode, poem::http::HeaderMap, String) {
+        use poem_openapi::types::ToJSON;
+
+        let (code, message) = match status {
+            408 => (
+                ErrorCode::RequestTimeout,
+                "the request body did not arrive in time",
+            ),
+            414 => (
+                ErrorCode::UriTooLong,
+                "the request target is longer than the server reads",
+            ),
+            431 => (
+                ErrorCode::HeadersTooLarge,
+                "the request's headers are larger than the server reads",
+            ),
+            _ => (ErrorCode::Validation, "the request is not valid HTTP/1.1"),
+        };
+        let now = self.clock.now();
+        let request_id = domain::ids::new_v7(now, self.random.as_ref()).to_string();
+        let mut headers = poem::http::HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            headers.insert(REQUEST_ID, value);
+        }
+        security_headers(&mut headers, self.https, false);
+        let body = crate::envelope::ErrorEnvelope {
+            success: false,
+            error: crate::envelope::ErrorInfo {
+                code: code.as_str().to_owned(),
+                message: message.to_owned(),
+                details: None,
+            },
+            meta: crate::envelope::Meta {
+                request_id,
+                timestamp: now,
+            },
+        }
+        .to_json_string();
+        (code.status(), headers, body)
     }
 }
 
