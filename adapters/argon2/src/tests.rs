@@ -1,6 +1,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
+use argon2::PasswordHasher as _;
 use argon2::password_hash::SaltString;
 use tokio::task::JoinSet;
 
@@ -508,4 +509,59 @@ fn hasher_refuses_invalid_params_and_zero_concurrency() {
         Err(BuildError::Params(ParamsError::MemoryTooSmall { .. }))
     ));
     assert!(matches!(no_slots, Err(BuildError::ZeroConcurrency)));
+}
+
+// --- working memory ----------------------------------------------------
+
+#[tokio::test]
+async fn a_hash_made_in_pooled_memory_is_the_one_argon2_itself_makes() {
+    use argon2::PasswordVerifier as _;
+
+    let hasher = hasher(CHEAP);
+    let hash = hasher.hash(&password(PASSWORD)).await.expect("hash");
+    let parsed = argon2::PasswordHash::new(hash.as_str()).expect("a PHC string");
+    assert!(
+        Argon2::default()
+            .verify_password(PASSWORD.as_bytes(), &parsed)
+            .is_ok()
+    );
+    assert!(
+        Argon2::default()
+            .verify_password(b"another password", &parsed)
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_reuses_at_most_one_buffer_per_slot() {
+    let hasher = Arc::new(hasher_with(CHEAP, 2, Duration::from_secs(30)));
+    let hash = hasher.hash(&password(PASSWORD)).await.expect("hash");
+    let mut burst = JoinSet::new();
+    for n in 0..32 {
+        let (hasher, hash) = (Arc::clone(&hasher), hash.clone());
+        burst.spawn(async move {
+            let candidate = if n % 2 == 0 {
+                PASSWORD
+            } else {
+                "not the password"
+            };
+            hasher
+                .verify(&secret(candidate), &hash)
+                .await
+                .expect("verify")
+        });
+    }
+    let mut matches = 0;
+    while let Some(outcome) = burst.join_next().await {
+        if matches!(outcome.expect("a task"), Verification::Match { .. }) {
+            matches += 1;
+        }
+    }
+    assert_eq!(matches, 16);
+    let pooled = hasher.memory.buffers.lock().unwrap();
+    assert!((1..=2).contains(&pooled.len()), "{} buffers", pooled.len());
+    let blocks = Params::try_from(&argon2::PasswordHash::new(hash.as_str()).unwrap())
+        .unwrap()
+        .block_count();
+    assert!(pooled.iter().all(|buffer| buffer.len() == blocks));
 }
