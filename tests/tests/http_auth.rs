@@ -797,7 +797,16 @@ async fn a_family_ends_thirty_days_after_its_login_whatever_its_refreshes() {
         assert!(expires <= login_at + Duration::days(30), "{expires}");
     }
 
-    app.clock.advance(Duration::days(6)); // day 30
+    // A second before day 30 (the default, pinned to the second): the
+    // last refresh, whose token ends with the family.
+    app.clock.advance(Duration::days(6) - Duration::seconds(1));
+    let last = app.refresh(&current.refresh_token).await;
+    current = SignedIn::from_reply(&current.email, last.expect_status(StatusCode::OK));
+    assert_eq!(
+        timestamp(&last.data()["refreshTokenExpiresAt"]),
+        login_at + Duration::days(30)
+    );
+    app.clock.advance(Duration::seconds(2)); // a second after day 30
     let reply = app.refresh(&current.refresh_token).await;
 
     reply.expect_unauthenticated();
