@@ -149,7 +149,7 @@ where
         };
         let _ = socket.set_nodelay(true);
         let endpoint = Arc::clone(&endpoint);
-        let mut stopping = stopping.clone();
+        let stopping = stopping.clone();
         let (open, refused, slots) = (open.clone(), refused.clone(), Arc::clone(&slots));
         let protocol_errors = Arc::clone(&protocol_errors);
         connections.spawn(async move {
@@ -170,63 +170,16 @@ where
                 }
             };
             open.increment(1.0);
-            let answers = Arc::clone(&protocol_errors);
-            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                let endpoint = Arc::clone(&endpoint);
-                let answers = Arc::clone(&answers);
-                async move {
-                    let mut request = Request::from((
-                        request,
-                        LocalAddr(Addr::SocketAddr(local)),
-                        RemoteAddr(Addr::SocketAddr(peer)),
-                        Scheme::HTTP,
-                    ));
-                    let late = Arc::new(AtomicBool::new(false));
-                    if has_body(&request) {
-                        let body = request.take_body();
-                        request.set_body(with_deadline(
-                            body,
-                            limits.body_timeout,
-                            Arc::clone(&late),
-                        ));
-                    }
-                    let mut response = endpoint.get_response(request).await;
-                    if late.load(Ordering::Acquire) {
-                        // Whatever the route made of a body cut short.
-                        response = answers.response(408);
-                    }
-                    Ok::<_, Infallible>(hyper::Response::from(response))
-                }
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout);
-            builder.http2().timer(TokioTimer::new());
-            let socket = Answering {
+            let addresses = (local, peer);
+            serve_connection(
                 socket,
+                endpoint,
                 protocol_errors,
-                pending: None,
-            };
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
-            tokio::pin!(connection);
-            let outcome = tokio::select! {
-                outcome = connection.as_mut() => outcome,
-                () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(error) = outcome {
-                let timed_out = error
-                    .downcast_ref::<hyper::Error>()
-                    .is_some_and(hyper::Error::is_timeout);
-                if timed_out {
-                    metrics::counter!("roster_http_header_timeouts_total").increment(1);
-                }
-                tracing::debug!(%peer, %error, "connection ended");
-            }
+                addresses,
+                limits,
+                stopping,
+            )
+            .await;
             open.decrement(1.0);
             drop(slot);
         });
@@ -245,6 +198,87 @@ where
         connections.shutdown().await;
     }
     Ok(())
+}
+
+/// One connection, from its slot to its end: hyper with the header timeout,
+/// each request through `endpoint` under the body timeout, a graceful end
+/// once `stopping` turns true.
+async fn serve_connection<E>(
+    socket: TcpStream,
+    endpoint: Arc<E>,
+    protocol_errors: Arc<ProtocolErrors>,
+    (local, peer): (std::net::SocketAddr, std::net::SocketAddr),
+    limits: ConnectionLimits,
+    mut stopping: watch::Receiver<bool>,
+) where
+    E: Endpoint + 'static,
+{
+    let answers = Arc::clone(&protocol_errors);
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let request = Request::from((
+            request,
+            LocalAddr(Addr::SocketAddr(local)),
+            RemoteAddr(Addr::SocketAddr(peer)),
+            Scheme::HTTP,
+        ));
+        let reply = answer(
+            Arc::clone(&endpoint),
+            Arc::clone(&answers),
+            request,
+            limits.body_timeout,
+        );
+        async move { Ok::<_, Infallible>(hyper::Response::from(reply.await)) }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let socket = Answering {
+        socket,
+        protocol_errors,
+        pending: None,
+    };
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
+    tokio::pin!(connection);
+    let outcome = tokio::select! {
+        outcome = connection.as_mut() => outcome,
+        () = async { drop(stopping.wait_for(|stop| *stop).await) } => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = outcome {
+        let timed_out = error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_timeout);
+        if timed_out {
+            metrics::counter!("roster_http_header_timeouts_total").increment(1);
+        }
+        tracing::debug!(%peer, %error, "connection ended");
+    }
+}
+
+/// `endpoint`'s answer to `request`, its body bounded by `body_timeout`:
+/// a body that has not arrived in time is answered 408, whatever the route
+/// made of it.
+async fn answer<E: Endpoint>(
+    endpoint: Arc<E>,
+    answers: Arc<ProtocolErrors>,
+    mut request: Request,
+    body_timeout: Duration,
+) -> poem::Response {
+    let late = Arc::new(AtomicBool::new(false));
+    if has_body(&request) {
+        let body = request.take_body();
+        request.set_body(with_deadline(body, body_timeout, Arc::clone(&late)));
+    }
+    let mut response = endpoint.get_response(request).await;
+    if late.load(Ordering::Acquire) {
+        response = answers.response(408);
+    }
+    response
 }
 
 /// Whether the request says a body follows.
