@@ -10,7 +10,7 @@ use domain::{
 };
 
 use crate::audit::Resource;
-use crate::cache::user_namespace;
+use crate::cache::{last_part, user_namespace};
 use crate::context::ClientInfo;
 use crate::roster::{Changes, Roster, RosterError, duplicate_name};
 
@@ -38,12 +38,11 @@ impl Roster {
     ) -> Result<Paged<AccountView>, RosterError> {
         let search = search_text.map(SearchText::as_str);
         let user = user_namespace(owner);
-        // The search text last: it may hold anything, `:` included.
         let name = format!(
             "accounts:{}:{}:{}",
             page.page(),
             page.per_page(),
-            search.map_or_else(|| "-".to_owned(), |text| format!("={text}"))
+            last_part(search)
         );
         self.cache
             .read(CacheTier::User, &[&user], &name, || async move {

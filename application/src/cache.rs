@@ -28,6 +28,13 @@ pub const FORMAT: u32 = 1;
 /// The catalog's namespace.
 pub const CATALOG: &str = "catalog";
 
+/// An optional text as the last part of a value's name: `-` for none,
+/// `=` and the text otherwise (it may hold anything, `:` included, so it
+/// goes last).
+pub(crate) fn last_part(text: Option<&str>) -> String {
+    text.map_or_else(|| "-".to_owned(), |text| format!("={text}"))
+}
+
 /// `user`'s namespace.
 pub fn user_namespace(user: UserId) -> String {
     format!("user:{user}")
@@ -60,10 +67,6 @@ impl ReadCache {
     /// No caching: every read loads, every bump is nothing.
     pub fn off() -> Self {
         Self::default()
-    }
-
-    pub fn is_on(&self) -> bool {
-        self.cache.is_some()
     }
 
     /// The value of `name` under `namespaces`, from the cache or `load`.

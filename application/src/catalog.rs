@@ -17,7 +17,7 @@ use domain::{
 };
 
 use crate::audit::{self, Resource};
-use crate::cache::{CATALOG, ReadCache};
+use crate::cache::{CATALOG, ReadCache, last_part};
 use crate::context::ClientInfo;
 use crate::query_text;
 
@@ -195,14 +195,11 @@ impl CatalogService {
         let after = cursor.map(decode_cursor).transpose()?;
         let search = query_text::search(search)
             .map_err(|e| CatalogError::Validation(ValidationErrors(vec![e])))?;
-        // The search text last: it may hold anything, `:` included.
         let name = format!(
             "items:{}:{}:{per_page}:{}",
             kind.map_or("all", ItemKind::as_str),
             after.map_or_else(|| "-".to_owned(), |id| id.0.to_string()),
-            search
-                .as_deref()
-                .map_or_else(|| "-".to_owned(), |text| format!("={text}"))
+            last_part(search.as_deref())
         );
         let mut items: Vec<CatalogItem> = self
             .cache

@@ -331,7 +331,7 @@ impl App {
         let protocol_errors = Arc::new(adapter_http::ProtocolErrors {
             clock: Arc::clone(&self.http.clock),
             random: Arc::clone(&self.http.random),
-            https: self.http_config.public_url.starts_with("https://"),
+            https: self.http_config.https(),
         });
         let result = adapter_http::server::serve(
             listener,

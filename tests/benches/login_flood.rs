@@ -10,7 +10,6 @@
 
 #![allow(clippy::print_stdout, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,21 +32,6 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(run());
-}
-
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the bench's path");
-    let binary = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/release/deps/<bench>")
-        .join("roster");
-    assert!(
-        binary.exists(),
-        "{} is missing: cargo build --release",
-        binary.display()
-    );
-    binary
 }
 
 struct Server(Child);
@@ -119,7 +103,7 @@ async fn flood(clients: usize, baseline: f64) {
         .port();
     let base = format!("http://127.0.0.1:{port}/api/v1");
     let server = Server(
-        Command::new(binary())
+        Command::new(tests::roster_binary())
             .env_clear()
             .env("ROSTER_BIND", format!("127.0.0.1:{port}"))
             .env("ROSTER_LOG", "error")

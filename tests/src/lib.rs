@@ -14,3 +14,22 @@ pub mod redis;
 pub mod roster;
 pub mod roster_seed;
 pub mod round_trips;
+
+/// `target/<profile>/roster`, beside the running test or bench: built by
+/// `cargo test --workspace` for the tests, by `cargo build --release` for
+/// the benches.
+pub fn roster_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let binary = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>")
+        .join("roster");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (the benches after \
+         `cargo build --release`), which builds it",
+        binary.display()
+    );
+    binary
+}

@@ -5,7 +5,6 @@
 //! `ROSTER_HEADER_TIMEOUT`, and serves ordinary clients again as soon as the
 //! flood's connections are gone, never running out of descriptors.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,22 +13,6 @@ use tokio::net::TcpStream;
 
 const ATTACKERS: usize = 400;
 const HEADER_TIMEOUT_SECS: u64 = 2;
-
-/// `target/<profile>/roster`, built with the workspace's tests.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let binary = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>")
-        .join("roster");
-    assert!(
-        binary.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
-        binary.display()
-    );
-    binary
-}
 
 struct Server(Child);
 
@@ -78,7 +61,7 @@ async fn a_slowloris_flood_under_a_low_descriptor_limit_is_cut_off_and_clients_a
     let _server = Server(
         Command::new("prlimit")
             .arg("--nofile=256:256")
-            .arg(binary())
+            .arg(tests::roster_binary())
             .env_clear()
             .env("ROSTER_BIND", &address)
             .env("ROSTER_HEADER_TIMEOUT", HEADER_TIMEOUT_SECS.to_string())

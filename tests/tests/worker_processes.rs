@@ -8,7 +8,6 @@
 //! whose pages can be made slow. The binary is the one `cargo test
 //! --workspace` builds beside this test (`target/<profile>/roster`).
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,22 +21,6 @@ use tests::pg::TestDatabase;
 
 const QUESTS: SourceResource = SourceResource::Items(ItemKind::Quest);
 
-/// `target/<profile>/roster`, built with the workspace's tests.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>");
-    let binary = profile_dir.join("roster");
-    assert!(
-        binary.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
-        binary.display()
-    );
-    binary
-}
-
 /// A `roster` process, killed when dropped.
 struct Process {
     child: Child,
@@ -45,7 +28,7 @@ struct Process {
 
 impl Process {
     fn spawn(args: &[&str], env: &[(String, String)]) -> Self {
-        let child = Command::new(binary())
+        let child = Command::new(tests::roster_binary())
             .args(args)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
@@ -371,7 +354,7 @@ async fn roster_cron_answers_with_its_exit_status() {
         .collect()
     };
     let run = |args: &[&str], env: Vec<(String, String)>| {
-        let output = Command::new(binary())
+        let output = Command::new(tests::roster_binary())
             .args(args)
             .env_clear()
             .envs(env)

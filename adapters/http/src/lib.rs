@@ -111,7 +111,8 @@ pub struct HttpConfig {
 }
 
 impl HttpConfig {
-    fn https(&self) -> bool {
+    /// Whether clients reach the service over TLS.
+    pub fn https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
 }

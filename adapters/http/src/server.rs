@@ -269,16 +269,17 @@ async fn answer<E: Endpoint>(
     mut request: Request,
     body_timeout: Duration,
 ) -> poem::Response {
-    let late = Arc::new(AtomicBool::new(false));
-    if has_body(&request) {
+    let late = has_body(&request).then(|| {
+        let late = Arc::new(AtomicBool::new(false));
         let body = request.take_body();
         request.set_body(with_deadline(body, body_timeout, Arc::clone(&late)));
+        late
+    });
+    let response = endpoint.get_response(request).await;
+    match late {
+        Some(late) if late.load(Ordering::Acquire) => answers.response(408),
+        _ => response,
     }
-    let mut response = endpoint.get_response(request).await;
-    if late.load(Ordering::Acquire) {
-        response = answers.response(408);
-    }
-    response
 }
 
 /// Whether the request says a body follows.
