@@ -162,10 +162,10 @@ impl App {
         };
         let redis = redis(config)?;
         let limiter = rate_limiter(redis.as_ref(), &clock);
-        let cache = if config.cache {
-            read_cache(redis.as_ref(), &backend)
+        let caches = if config.cache {
+            read_caches(redis.as_ref(), &backend)?
         } else {
-            ReadCache::off()
+            Caches::off()
         };
         let ports = AuthPorts {
             storage: Arc::clone(&storage),
@@ -176,7 +176,7 @@ impl App {
             limiter: Arc::clone(&limiter),
         };
         let auth = Arc::new(AuthService::new(ports, sealer, policy));
-        let registry = Arc::new(job_registry(config, &storage, &clock, &random, &cache)?);
+        let registry = Arc::new(job_registry(config, &storage, &clock, &random, &caches)?);
         let schedule = if embedded {
             vec![
                 (maintenance::SESSIONS_PURGE, MAINTENANCE_EVERY),
@@ -214,7 +214,7 @@ impl App {
             clock,
             random,
             limiter,
-            cache,
+            caches,
             config.catalog_source.is_some(),
         );
         if config.metrics_bind.is_none() {
@@ -366,7 +366,7 @@ pub fn services(
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     limiter: Arc<dyn RateLimiter>,
-    cache: ReadCache,
+    caches: Caches,
     catalog_source: bool,
 ) -> HttpDeps {
     HttpDeps {
@@ -382,7 +382,7 @@ pub fn services(
                 Arc::clone(&clock),
                 Arc::clone(&random),
             )
-            .with_cache(cache.clone()),
+            .with_cache(caches.user),
         ),
         admin: Arc::new(AdminService::new(
             Arc::clone(&storage),
@@ -396,7 +396,7 @@ pub fn services(
             catalog_source,
         )),
         audit: Arc::new(AuditLog::new(Arc::clone(&storage))),
-        catalog: Arc::new(CatalogService::new(Arc::clone(&storage)).with_cache(cache)),
+        catalog: Arc::new(CatalogService::new(Arc::clone(&storage)).with_cache(caches.reference)),
         health: Arc::new(Health::new(storage, Arc::clone(&limiter))),
         clock,
         random,
@@ -458,17 +458,53 @@ fn rate_limiter(redis: Option<&Redis>, clock: &Arc<dyn Clock>) -> Arc<dyn RateLi
     }
 }
 
-/// The cache (`API.md`, Caching): Redis, shared by every instance; on
-/// memory storage, whose one process sees every write, in-process; on
-/// PostgreSQL without Redis, off — another instance's write could not bump
-/// this one's cache, and no answer may be older than an acknowledged write.
-fn read_cache(redis: Option<&Redis>, backend: &Backend) -> ReadCache {
-    let cache: Arc<dyn Cache> = match (redis, backend) {
-        (Some(redis), _) => Arc::new(RedisCache::new(redis.clone(), CacheLifetimes::default())),
-        (None, Backend::Memory(_)) => Arc::new(InProcessCache::default()),
-        (None, Backend::Postgres(_)) => return ReadCache::off(),
-    };
-    ReadCache::new(cache)
+/// The caches of the two tiers (`API.md`, Caching).
+#[derive(Clone, Debug)]
+pub struct Caches {
+    /// The catalog's answers.
+    pub reference: ReadCache,
+    /// Per-user reads.
+    pub user: ReadCache,
+}
+
+impl Caches {
+    /// Nothing cached: every read loads.
+    pub fn off() -> Self {
+        Self {
+            reference: ReadCache::off(),
+            user: ReadCache::off(),
+        }
+    }
+
+    fn both(cache: Arc<dyn Cache>) -> Self {
+        let cache = ReadCache::new(cache);
+        Self {
+            reference: cache.clone(),
+            user: cache,
+        }
+    }
+}
+
+/// Where each tier is cached: with Redis, there, shared by every instance;
+/// on memory storage, whose one process sees every write, in-process. On
+/// PostgreSQL without Redis the reference tier lives in the database, read
+/// through the cache's own small pool so the public catalog never waits
+/// behind the storage pool; the user tier is off there, as `API.md` says.
+fn read_caches(redis: Option<&Redis>, backend: &Backend) -> Result<Caches, ConfigError> {
+    let lifetimes = CacheLifetimes::default();
+    Ok(match (redis, backend) {
+        (Some(redis), _) => Caches::both(Arc::new(RedisCache::new(redis.clone(), lifetimes))),
+        (None, Backend::Memory(_)) => Caches::both(Arc::new(InProcessCache::default())),
+        (None, Backend::Postgres(postgres)) => Caches {
+            reference: ReadCache::new(Arc::new(postgres.cache(lifetimes).map_err(|e| {
+                ConfigError {
+                    variable: "DATABASE_URL".into(),
+                    message: e.to_string(),
+                }
+            })?)),
+            user: ReadCache::off(),
+        },
+    })
 }
 
 /// The storage backend `config` names, and whether it is the embedded one.
@@ -504,7 +540,7 @@ fn job_registry(
     storage: &Arc<dyn Storage>,
     clock: &Arc<dyn Clock>,
     random: &Arc<dyn Random>,
-    cache: &ReadCache,
+    caches: &Caches,
 ) -> anyhow::Result<JobRegistry> {
     let mut registry = JobRegistry::default()
         .with(Arc::new(maintenance::SessionsPurge {
@@ -531,7 +567,7 @@ fn job_registry(
             source: Arc::new(source),
             clock: Arc::clone(clock),
             random: Arc::clone(random),
-            cache: cache.clone(),
+            cache: caches.reference.clone(),
         }));
     }
     Ok(registry)

@@ -9,6 +9,7 @@ pub mod dofusdb;
 pub mod exposition;
 pub mod jobs_conformance;
 pub mod pg;
+pub mod proxy;
 pub mod rate_limit_conformance;
 pub mod redis;
 pub mod roster;

@@ -3,7 +3,6 @@
 //! the admin command. Black-box through HTTP; every server here runs on a
 //! fresh schema the test owns, whatever backend this binary would pick.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use adapter_paseto::generate_paserk_secret;
@@ -15,10 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tests::app::{PASSWORD, Reply, SignedIn, TestApp, send};
 use tests::pg::TestDatabase;
-use tokio::io::copy_bidirectional;
-use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tests::proxy::Proxy;
 use tokio::time::{Instant, sleep, timeout};
 
 /// Longer than any answer may take when the database is gone: a request
@@ -134,100 +130,6 @@ async fn a_session_logged_out_on_one_instance_is_refused_at_once_by_another() {
 }
 
 // --- The database going away and coming back -------------------------------------
-
-/// A TCP proxy in front of PostgreSQL that a test can cut (closing every
-/// live connection) and restore on the same port, or freeze (every
-/// connection stays open and nothing gets through, as in a network
-/// partition): the database "goes away" without touching the real server
-/// other tests use.
-#[derive(Debug)]
-struct Proxy {
-    address: SocketAddr,
-    upstream: String,
-    frozen: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let mut proxy = Self {
-            address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            upstream,
-            frozen: watch::Sender::new(false),
-            task: None,
-        };
-        proxy.open().await;
-        proxy
-    }
-
-    /// Listens again, on the port of the first start, and forwards.
-    async fn open(&mut self) {
-        self.frozen.send_replace(false);
-        let socket = TcpSocket::new_v4().expect("a socket");
-        // The port was ours a moment ago; connections of the last run may
-        // still be in TIME_WAIT.
-        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
-        socket.bind(self.address).expect("the proxy port is free");
-        let listener = socket.listen(64).expect("the proxy listens");
-        self.address = listener.local_addr().expect("a local address");
-        let upstream = self.upstream.clone();
-        let frozen = self.frozen.subscribe();
-        self.task = Some(tokio::spawn(async move {
-            // Owned by this task: aborting it drops them all, which closes
-            // every connection.
-            let mut connections = JoinSet::new();
-            loop {
-                let Ok((inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                connections.spawn(forward(inbound, upstream.clone(), frozen.clone()));
-                while connections.try_join_next().is_some() {}
-            }
-        }));
-    }
-
-    /// Stops listening and closes every live connection.
-    async fn cut(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            // Returns once the task, its listener and connections are gone.
-            let _ = task.await;
-        }
-    }
-
-    /// Keeps every connection open, old and new, and lets nothing through.
-    fn freeze(&self) {
-        self.frozen.send_replace(true);
-    }
-}
-
-/// Forwards one connection until either side closes it or the proxy
-/// freezes; frozen, it holds both ends open until the proxy is cut.
-async fn forward(mut inbound: TcpStream, upstream: String, mut frozen: watch::Receiver<bool>) {
-    if !*frozen.borrow() {
-        let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-            return;
-        };
-        tokio::select! {
-            // Checked first: once frozen, not one more byte goes through.
-            biased;
-            _ = frozen.wait_for(|frozen| *frozen) => {}
-            _ = copy_bidirectional(&mut inbound, &mut outbound) => return,
-        }
-        std::future::pending::<()>().await;
-        drop(outbound);
-    }
-    std::future::pending::<()>().await;
-    drop(inbound);
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
-    }
-}
 
 /// A server that reaches its database through a [`Proxy`] only.
 async fn behind_a_proxy(database: &TestDatabase) -> (Proxy, TestApp) {
@@ -413,6 +315,10 @@ async fn the_catalog_answers_while_slow_requests_hold_the_whole_pool() {
     app.get("/catalog/classes", None)
         .await
         .expect_status(StatusCode::OK);
+    // The item search reads storage once, then the reference cache (kept in
+    // PostgreSQL on connections of its own) answers the same page.
+    let items = app.get("/catalog/items?perPage=5", None).await;
+    items.expect_status(StatusCode::OK);
     // Another session locks the characters table, so a character list
     // takes the pool's only connection and waits on the lock.
     let (locker, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
@@ -459,6 +365,11 @@ async fn the_catalog_answers_while_slow_requests_hold_the_whole_pool() {
     // The pool is taken: without the lanes this would wait 5 s for it, then 503.
     let classes = timeout(Duration::from_secs(3), app.get("/catalog/classes", None)).await;
     let servers = timeout(Duration::from_secs(3), app.get("/catalog/servers", None)).await;
+    let items_again = timeout(
+        Duration::from_secs(3),
+        app.get("/catalog/items?perPage=5", None),
+    )
+    .await;
 
     locker
         .batch_execute("ROLLBACK")
@@ -469,6 +380,9 @@ async fn the_catalog_answers_while_slow_requests_hold_the_whole_pool() {
     classes.expect_status(StatusCode::OK);
     servers.expect_status(StatusCode::OK);
     assert!(!classes.items().is_empty(), "{}", classes.text);
+    let items_again = items_again.expect("items while the pool is taken");
+    items_again.expect_status(StatusCode::OK);
+    assert_eq!(items_again.items(), items.items());
     list.await
         .expect("the list task")
         .expect_status(StatusCode::OK);

@@ -14,6 +14,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod cache;
 mod catalog;
 mod catalog_names;
 mod characters;
@@ -33,12 +34,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Pool, PoolConfig, Runtime, Timeouts};
-use domain::ports::{Repositories, RepositorySet, Storage, Transaction};
+use domain::ports::{CacheLifetimes, Repositories, RepositorySet, Storage, Transaction};
 use domain::{AuditEntry, RepoError};
 use sea_query::{PostgresQueryBuilder, SelectStatement};
 use sea_query_postgres::PostgresBinder;
 use tokio_postgres::{NoTls, Row};
 
+pub use cache::{CACHE_POOL_SIZE, PgCache};
 pub use migrate::{MIGRATIONS, MigrationError, Migrator};
 
 #[doc(hidden)]
@@ -50,6 +52,35 @@ use exec::{Exec, PoolExec, TxExec};
 /// How long a request waits for a pooled connection before the database
 /// counts as unavailable (503), rather than hanging.
 pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of at most `size` connections made with `config`, that waits at
+/// most `timeout` for one.
+fn pool(
+    config: &tokio_postgres::Config,
+    size: usize,
+    timeout: Duration,
+) -> Result<Pool, ConnectError> {
+    let manager = deadpool_postgres::Manager::from_config(
+        config.clone(),
+        NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .config(PoolConfig {
+            max_size: size,
+            timeouts: Timeouts {
+                wait: Some(timeout),
+                create: Some(timeout),
+                recycle: Some(timeout),
+            },
+            ..PoolConfig::default()
+        })
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| ConnectError::Pool(e.to_string()))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -156,26 +187,7 @@ impl PgStorage {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30))
             .tcp_user_timeout(Duration::from_secs(10));
-        let manager = deadpool_postgres::Manager::from_config(
-            pg_config.clone(),
-            NoTls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .config(PoolConfig {
-                max_size: pool_size,
-                timeouts: Timeouts {
-                    wait: Some(ACQUIRE_TIMEOUT),
-                    create: Some(ACQUIRE_TIMEOUT),
-                    recycle: Some(ACQUIRE_TIMEOUT),
-                },
-                ..PoolConfig::default()
-            })
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| ConnectError::Pool(e.to_string()))?;
+        let pool = pool(&pg_config, pool_size, ACQUIRE_TIMEOUT)?;
         Ok(Self {
             repos: std::sync::Arc::new(Repos(
                 PoolExec::new(pool.clone(), pg_config.clone()),
@@ -184,6 +196,13 @@ impl PgStorage {
             pool,
             config: pg_config,
         })
+    }
+
+    /// The cache kept in this database (`cache.rs`), on a pool of its own
+    /// of [`CACHE_POOL_SIZE`] connections. Needs a Tokio runtime.
+    pub fn cache(&self, lifetimes: CacheLifetimes) -> Result<PgCache, ConnectError> {
+        let pool = pool(&self.config, CACHE_POOL_SIZE, cache::OPERATION_TIMEOUT)?;
+        Ok(PgCache::new(pool, lifetimes))
     }
 
     /// The migrations of this build, against this database.

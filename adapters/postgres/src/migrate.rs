@@ -51,6 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_generated_token_key.sql",
         sql: include_str!("../../../migrations/0006_generated_token_key.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_cache.sql",
+        sql: include_str!("../../../migrations/0007_cache.sql"),
+    },
 ];
 
 /// Any number that is ours alone: the key of the advisory lock.
