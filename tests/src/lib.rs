@@ -15,6 +15,7 @@ pub mod redis;
 pub mod roster;
 pub mod roster_seed;
 pub mod round_trips;
+pub mod skip;
 
 /// `target/<profile>/roster`, beside the running test or bench: built by
 /// `cargo test --workspace` for the tests, by `cargo build --release` for

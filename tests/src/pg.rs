@@ -40,16 +40,16 @@ impl TestDatabase {
         let client = match connect(&admin_url).await {
             Ok(client) => client,
             Err(error) => {
-                if !skipping_allowed() {
+                if !crate::skip::allowed() {
                     panic!(
                         "PostgreSQL at {admin_url} is unreachable: {error}. Start it (see the README) \
                          or set TEST_DATABASE_URL; to skip these tests on purpose in a local run, \
                          set TEST_SKIP_UNREACHABLE=1"
                     );
                 }
-                eprintln!(
-                    "\n!!! SKIPPED (TEST_SKIP_UNREACHABLE=1): PostgreSQL at {admin_url} is unreachable ({error}).\n"
-                );
+                crate::skip::record(&format!(
+                    "PostgreSQL at {admin_url} is unreachable ({error})"
+                ));
                 return None;
             }
         };
@@ -98,13 +98,6 @@ impl TestDatabase {
         storage.migrator().run().await.expect("migrations apply");
         storage
     }
-}
-
-/// Whether a test may skip when a service it needs is unreachable: only
-/// when a developer asked for it (`TEST_SKIP_UNREACHABLE=1`), never in CI.
-pub fn skipping_allowed() -> bool {
-    std::env::var("TEST_SKIP_UNREACHABLE").as_deref() == Ok("1")
-        && std::env::var("CI").as_deref() != Ok("true")
 }
 
 async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {

@@ -12,8 +12,6 @@ use adapter_redis::{Redis, RedisConfig};
 use adapter_system::{OsRandom, SystemClock};
 use domain::ports::Clock;
 
-use crate::pg::skipping_allowed;
-
 const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
 /// A prefix owned by one test on the machine's Redis.
@@ -35,7 +33,7 @@ impl TestRedis {
         let redis = Redis::new(&config).expect("a valid Redis URL");
         if let Err(error) = redis.ping().await {
             let url = &config.url;
-            if !skipping_allowed() {
+            if !crate::skip::allowed() {
                 panic!(
                     "Redis at {url} is unreachable: {error}. Start it with \
                      `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no` \
@@ -43,9 +41,7 @@ impl TestRedis {
                      TEST_SKIP_UNREACHABLE=1"
                 );
             }
-            eprintln!(
-                "\n!!! SKIPPED (TEST_SKIP_UNREACHABLE=1): Redis at {url} is unreachable ({error}).\n"
-            );
+            crate::skip::record(&format!("Redis at {url} is unreachable ({error})"));
             return None;
         }
         Some(Self { config })
@@ -127,14 +123,12 @@ impl OwnRedis {
             dir,
         };
         if let Err(error) = server.restart().await {
-            if !skipping_allowed() {
+            if !crate::skip::allowed() {
                 panic!(
                     "could not start redis-server: {error}; install it (apt-get install redis-server)"
                 );
             }
-            eprintln!(
-                "\n!!! SKIPPED (TEST_SKIP_UNREACHABLE=1): could not start redis-server ({error}).\n"
-            );
+            crate::skip::record(&format!("could not start redis-server ({error})"));
             return None;
         }
         Some(server)
