@@ -375,6 +375,49 @@ pub async fn send(request: RequestBuilder) -> Reply {
     Reply::read(response).await
 }
 
+/// Sends `request`, bytes no HTTP client would send, on a connection of its
+/// own and reads until the server closes it (so a request the server would
+/// keep alive must say `Connection: close`). The server may answer, and
+/// close, before it has read everything.
+pub async fn raw(address: &str, request: &[u8]) -> RawReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("a connection");
+    let (mut reader, mut writer) = socket.split();
+    let send = async {
+        let _ = writer.write_all(request).await;
+    };
+    let mut answer = Vec::new();
+    let receive = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        reader.read_to_end(&mut answer),
+    );
+    let ((), received) = tokio::join!(send, receive);
+    if let Ok(Err(error)) = received {
+        // A reset after the answer was read is fine.
+        assert!(!answer.is_empty(), "no answer: {error}");
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+    RawReply {
+        status: head[9..12].parse().expect("a status"),
+        head: head.to_ascii_lowercase(),
+        body: serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {text:?}")),
+    }
+}
+
+/// An answer read off a raw socket.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    /// The status line and headers, lower-cased.
+    pub head: String,
+    pub body: Value,
+}
+
 /// An e-mail address no other call of this process has returned.
 pub fn unique_email(tag: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use tests::app::TestApp;
+use tests::app::{RawReply, TestApp, raw};
 
 fn address(app: &TestApp) -> String {
     app.base_url.trim_start_matches("http://").to_owned()
@@ -166,29 +166,6 @@ async fn beyond_the_cap_a_new_connection_is_closed_and_the_established_are_serve
 
 /// Sends `request` on a new connection and reads the answer to the end
 /// (these answers close the connection): status, head, body.
-async fn raw(address: &str, request: Vec<u8>) -> (u16, String, serde_json::Value) {
-    let mut socket = TcpStream::connect(address).await.unwrap();
-    let (mut reader, mut writer) = socket.split();
-    // The server may answer (and close) before it has read everything.
-    let send = async {
-        let _ = writer.write_all(&request).await;
-    };
-    let mut answer = Vec::new();
-    let receive = timeout(Duration::from_secs(10), reader.read_to_end(&mut answer));
-    let ((), received) = tokio::join!(send, receive);
-    if let Ok(Err(error)) = received {
-        // A reset after the answer was read is fine.
-        assert!(!answer.is_empty(), "no answer: {error}");
-    }
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
-    let status = head[9..12].parse().expect("a status");
-    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {text:?}"));
-    (status, head.to_ascii_lowercase(), body)
-}
-
 #[tokio::test]
 async fn requests_the_server_cannot_take_get_the_error_envelope() {
     let Some(app) = TestApp::spawn().await else {
@@ -246,7 +223,11 @@ async fn requests_the_server_cannot_take_get_the_error_envelope() {
         ),
     ];
     for (case, request, status, code) in cases {
-        let (answered, head, body) = raw(&address, request).await;
+        let RawReply {
+            status: answered,
+            head,
+            body,
+        } = raw(&address, &request).await;
         assert_eq!(answered, status, "{case}: {head}");
         assert_eq!(body["success"], false, "{case}");
         assert_eq!(body["error"]["code"], code, "{case}");

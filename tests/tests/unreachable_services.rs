@@ -36,7 +36,10 @@ fn run(test: &str, vars: &[(&str, &str)]) -> Output {
         .args(["--ignored", "--exact", test])
         .env_remove("CI")
         .env_remove("TEST_SKIP_UNREACHABLE")
-        .env("TEST_DATABASE_URL", format!("postgres://postgres@{NOBODY}/test"))
+        .env(
+            "TEST_DATABASE_URL",
+            format!("postgres://postgres@{NOBODY}/test"),
+        )
         .env("TEST_REDIS_URL", format!("redis://{NOBODY}"));
     for (name, value) in vars {
         command.env(name, value);
