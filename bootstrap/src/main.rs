@@ -15,8 +15,31 @@ use tracing_subscriber::EnvFilter;
 // serialises the two workers on its arena lock (four context switches in
 // ten on the authenticated read were waits for it), and it keeps the
 // 19 MiB argon2 buffers of a login flood instead of returning them.
+//
+// Transparent huge pages are off for the process: where the kernel backs
+// every anonymous region with 2 MiB pages (`transparent_hugepage=always`, a
+// common default), a few live objects keep whole 2 MiB pages of mimalloc's
+// arena resident. Measured on the idle server: 46 of its 73 MiB were such
+// pages; without them it idles at 53 MiB.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    if let Err(error) = nix::sys::prctl::set_thp_disable(true) {
+        eprintln!("roster: cannot turn transparent huge pages off ({error}); going on with them");
+    }
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(start()),
+        Err(error) => {
+            eprintln!("roster: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Roster: accounts, characters, teams and progress for Dofus players.
 ///
@@ -75,8 +98,7 @@ enum AdminCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+async fn start() -> ExitCode {
     let cli = Cli::parse();
     // A missing .env is normal; a malformed one is worth stopping for.
     // Only the working directory's `.env`: `dotenvy::dotenv` would also
