@@ -233,6 +233,69 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn one_read_alone_leaves_no_gate_behind() {
+        let cache = ReadCache::new(Arc::new(InProcessCache::default()));
+        let read = cache
+            .read(CacheTier::Reference, &[CATALOG], "n", || async {
+                Ok::<_, String>(1_u64)
+            })
+            .await;
+        assert_eq!(read, Ok(1));
+        assert!(cache.flights.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn two_users_values_of_one_name_are_apart_and_a_bump_of_one_leaves_the_other() {
+        let cache = ReadCache::new(Arc::new(InProcessCache::default()));
+        let other = UserId::from_uuid(uuid::Uuid::from_u128(8));
+        let read = |user: UserId, value: u64| {
+            let cache = cache.clone();
+            async move {
+                let namespace = user_namespace(user);
+                cache
+                    .read(CacheTier::User, &[&namespace], "summary", || async {
+                        Ok::<_, String>(value)
+                    })
+                    .await
+            }
+        };
+        assert_eq!(read(user(), 1).await, Ok(1));
+        assert_eq!(read(other, 2).await, Ok(2));
+        cache.user_changed(user()).await;
+        assert_eq!(read(user(), 3).await, Ok(3));
+        assert_eq!(read(other, 4).await, Ok(2));
+    }
+
+    #[test]
+    fn a_users_namespace_names_the_user() {
+        assert_eq!(
+            user_namespace(user()),
+            "user:00000000-0000-0000-0000-000000000007"
+        );
+        assert_eq!(last_part(None), "-");
+        assert_eq!(last_part(Some("a:b")), "=a:b");
+    }
+
+    #[tokio::test]
+    async fn a_catalog_change_forces_a_new_load_of_catalog_values() {
+        let cache = ReadCache::new(Arc::new(InProcessCache::default()));
+        let read = |value: u64| {
+            let cache = cache.clone();
+            async move {
+                cache
+                    .read(CacheTier::Reference, &[CATALOG], "classes", || async {
+                        Ok::<_, String>(value)
+                    })
+                    .await
+            }
+        };
+        assert_eq!(read(1).await, Ok(1));
+        assert_eq!(read(2).await, Ok(1));
+        cache.catalog_changed().await;
+        assert_eq!(read(3).await, Ok(3));
+    }
+
+    #[tokio::test]
     async fn off_every_read_loads() {
         let cache = ReadCache::off();
         for n in 0..3_u64 {
