@@ -328,3 +328,165 @@ async fn the_user_list_pages_by_creation_and_searches() {
         "{garbage:?}"
     );
 }
+
+// --- `roster admin grant` ------------------------------------------------------
+
+async fn grant(h: &Harness, email: &str) -> Result<(), AdminError> {
+    let email = Email::parse(email).expect("email");
+    application::admin::grant_admin(h.storage.as_ref(), h.clock.as_ref(), &OsRandom, &email).await
+}
+
+#[tokio::test]
+async fn granting_admin_gives_the_role_and_records_it_once() {
+    let h = Harness::new();
+    let user = h.user("ana", Role::User).await;
+    let bystander = h.user("bob", Role::User).await;
+    h.clock.advance(Duration::seconds(5));
+
+    grant(&h, "ana@example.com").await.expect("grant");
+    grant(&h, "ana@example.com").await.expect("grant again");
+
+    let stored = h.stored(user.user_id).await;
+    assert_eq!(stored.role, Role::Admin);
+    assert_eq!(stored.updated_at, h.clock.now());
+    assert_eq!(h.stored(bystander.user_id).await.role, Role::User);
+    let entries = h.updates_of(user.user_id).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].actor_id, None);
+    assert_eq!(entries[0].resource_type, "user");
+    assert_eq!(entries[0].resource_id, user.user_id.to_string());
+    let changes: Vec<(&str, &AuditValue, &AuditValue)> = entries[0]
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), &c.from, &c.to))
+        .collect();
+    assert_eq!(
+        changes,
+        [(
+            "role",
+            &AuditValue::Text("user".into()),
+            &AuditValue::Text("admin".into())
+        )]
+    );
+}
+
+#[tokio::test]
+async fn granting_admin_to_an_admin_writes_nothing() {
+    let h = Harness::new();
+    let admin = h.user("boss", Role::Admin).await;
+    let before = h.stored(admin.user_id).await;
+    h.clock.advance(Duration::seconds(5));
+
+    grant(&h, "boss@example.com").await.expect("grant");
+
+    assert_eq!(h.stored(admin.user_id).await, before);
+    assert!(h.updates_of(admin.user_id).await.is_empty());
+}
+
+#[tokio::test]
+async fn granting_admin_to_an_unknown_email_is_no_such_user() {
+    let h = Harness::new();
+    let user = h.user("ana", Role::User).await;
+
+    let result = grant(&h, "nobody@example.com").await;
+
+    match result {
+        Err(AdminError::NoSuchUser(email)) => assert_eq!(email, "nobody@example.com"),
+        other => panic!("expected NoSuchUser, got {other:?}"),
+    }
+    assert_eq!(h.stored(user.user_id).await.role, Role::User);
+    assert!(h.updates_of(user.user_id).await.is_empty());
+}
+
+// --- Paging and no-op patches -------------------------------------------------------
+
+#[tokio::test]
+async fn a_page_of_exactly_per_page_users_is_the_last_and_one_more_user_makes_a_next() {
+    let h = Harness::new();
+    let admin = h.user("admin", Role::Admin).await;
+    let mut everyone = vec![admin.user_id];
+    for name in ["ana", "bob"] {
+        h.clock.advance(Duration::milliseconds(2));
+        everyone.push(h.user(name, Role::User).await.user_id);
+    }
+
+    let exact = h
+        .admin
+        .list_users(&admin, None, None, 3)
+        .await
+        .expect("exactly one page");
+    h.clock.advance(Duration::milliseconds(2));
+    everyone.push(h.user("cid", Role::User).await.user_id);
+    let first = h
+        .admin
+        .list_users(&admin, None, None, 3)
+        .await
+        .expect("first page");
+    let rest = h
+        .admin
+        .list_users(&admin, None, first.next_cursor.as_deref(), 3)
+        .await
+        .expect("second page");
+
+    let ids = |users: &[User]| users.iter().map(|u| u.id).collect::<Vec<_>>();
+    assert_eq!(ids(&exact.users), everyone[..3]);
+    assert_eq!(exact.next_cursor, None);
+    assert_eq!(ids(&first.users), everyone[..3]);
+    assert!(first.next_cursor.is_some());
+    assert_eq!(ids(&rest.users), everyone[3..]);
+    assert_eq!(rest.next_cursor, None);
+}
+
+#[tokio::test]
+async fn setting_the_role_a_user_has_changes_nothing_and_a_new_role_is_recorded() {
+    let h = Harness::new();
+    let admin = h.user("admin", Role::Admin).await;
+    let user = h.user("ana", Role::User).await;
+    let before = h.stored(user.user_id).await;
+    h.clock.advance(Duration::seconds(5));
+    let to = |role| UserPatch {
+        role: Some(role),
+        disabled: None,
+    };
+
+    let same = h
+        .admin
+        .update_user(&admin, user.user_id, to(Role::User), &ClientInfo::default())
+        .await
+        .expect("same role");
+    let unchanged = h.stored(user.user_id).await;
+    let entries_after_same = h.updates_of(user.user_id).await.len();
+    let promoted = h
+        .admin
+        .update_user(
+            &admin,
+            user.user_id,
+            to(Role::Admin),
+            &ClientInfo::default(),
+        )
+        .await
+        .expect("new role");
+
+    assert_eq!(same, before);
+    assert_eq!(unchanged, before);
+    assert_eq!(entries_after_same, 0);
+    assert_eq!(promoted.role, Role::Admin);
+    assert_eq!(promoted.updated_at, h.clock.now());
+    assert_eq!(h.stored(user.user_id).await, promoted);
+    let entries = h.updates_of(user.user_id).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].actor_id, Some(admin.user_id));
+    let changes: Vec<(&str, &AuditValue, &AuditValue)> = entries[0]
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), &c.from, &c.to))
+        .collect();
+    assert_eq!(
+        changes,
+        [(
+            "role",
+            &AuditValue::Text("user".into()),
+            &AuditValue::Text("admin".into())
+        )]
+    );
+}

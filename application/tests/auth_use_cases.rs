@@ -988,3 +988,115 @@ async fn reuse_detection_is_recorded_in_the_trail() {
     assert_eq!(entries[0].action, "auth.refresh_reuse_detected");
     assert_eq!(entries[0].resource_id, first.session_id.to_string());
 }
+
+// --- The policy and disabled users ------------------------------------------------
+
+#[tokio::test]
+async fn the_service_answers_the_policy_it_was_built_with() {
+    let policy = AuthPolicy {
+        access_ttl: Duration::minutes(5),
+        touch_interval: Duration::seconds(30),
+        admin_emails: ["boss@example.com".to_owned()].into(),
+        ..AuthPolicy::default()
+    };
+    let auth = service(
+        Arc::new(MemoryStorage::new()),
+        argon2(fast_argon2()),
+        Arc::new(ManualClock::starting_now()),
+        policy,
+    );
+
+    let answered = auth.policy();
+
+    assert_eq!(answered.access_ttl, Duration::minutes(5));
+    assert_eq!(answered.touch_interval, Duration::seconds(30));
+    assert_eq!(
+        answered.admin_emails,
+        ["boss@example.com".to_owned()].into()
+    );
+}
+
+/// Marks the user disabled in storage without touching their sessions or
+/// keys (the admin use case revokes those too): what every credential
+/// check must still refuse.
+async fn disable_in_storage(h: &Harness, user: UserId) {
+    let changed = h
+        .storage
+        .users()
+        .set_disabled(user, true, h.clock.now())
+        .await
+        .expect("disable");
+    assert!(changed);
+}
+
+#[tokio::test]
+async fn a_disabled_user_cannot_refresh_a_live_session() {
+    let h = HarnessBuilder::new().build();
+    let ana = h.register("ana@example.com").await;
+    disable_in_storage(&h, ana.user.id).await;
+
+    let refreshed = h.auth.refresh(&ana.refresh_token, &client()).await;
+    let principal = h.auth.principal_from_refresh(&ana.refresh_token).await;
+
+    assert!(
+        matches!(refreshed, Err(AuthError::Disabled)),
+        "{refreshed:?}"
+    );
+    assert!(
+        matches!(principal, Err(AuthError::Disabled)),
+        "{principal:?}"
+    );
+    // The refused refresh rotated nothing.
+    assert_eq!(h.active_sessions(ana.user.id).await, 1);
+}
+
+#[tokio::test]
+async fn a_user_disabled_after_a_refresh_does_not_get_its_retry_back() {
+    let h = HarnessBuilder::new().build();
+    let ana = h.register("ana@example.com").await;
+    h.auth
+        .refresh(&ana.refresh_token, &client())
+        .await
+        .expect("refresh");
+    disable_in_storage(&h, ana.user.id).await;
+
+    h.clock.advance(Duration::seconds(5));
+    let retried = h.auth.refresh(&ana.refresh_token, &client()).await;
+
+    assert!(matches!(retried, Err(AuthError::Disabled)), "{retried:?}");
+}
+
+#[tokio::test]
+async fn a_disabled_users_api_key_is_refused() {
+    let h = HarnessBuilder::new().build();
+    let ana = h.register("ana@example.com").await;
+    let keys = application::api_keys::ApiKeyService::new(
+        h.storage.clone(),
+        h.clock.clone(),
+        Arc::new(OsRandom),
+    );
+    let created = keys
+        .create(
+            ana.user.id,
+            domain::ApiKeyName::parse("script").expect("name"),
+            None,
+            &client(),
+        )
+        .await
+        .expect("key");
+    let before = h
+        .auth
+        .authenticate_caller(created.secret.expose())
+        .await
+        .expect("the key works while the user is enabled");
+    disable_in_storage(&h, ana.user.id).await;
+
+    let after = h.auth.authenticate_caller(created.secret.expose()).await;
+
+    assert_eq!(before.user_id, ana.user.id);
+    assert_eq!(
+        before.credential,
+        application::auth::Credential::ApiKey(created.key.id)
+    );
+    assert!(matches!(after, Err(AuthError::Disabled)), "{after:?}");
+}

@@ -7,6 +7,7 @@ mod support;
 
 use application::characters::{CharacterPatch, Precondition};
 use application::roster::RosterError;
+use domain::ports::Repositories;
 use domain::{
     AccountId, AuditValue, CharacterFilter, CharacterId, CharacterSort, ClassId, Level,
     PageRequest, RosterName, ServerId, UserId,
@@ -655,4 +656,88 @@ async fn when_the_audit_entry_cannot_be_written_nothing_changes() {
     assert_eq!(h.roster.character(owner, id).await.expect("read"), before);
     assert_eq!(names(&h, owner, CharacterQuery::default()).await, ["Ana"]);
     assert_eq!(h.actions_of(id).await, ["character.created"]);
+}
+
+#[tokio::test]
+async fn bulk_delete_takes_exactly_one_hundred_ids_and_refuses_one_more() {
+    let h = Harness::new().await;
+    let (owner, account) = owner_with_account(&h).await;
+    let one = h.character(owner, account, "One").await;
+    let two = h.character(owner, account, "Two").await;
+    let unknown = CharacterId::generate(h.clock_now_micros(), &adapter_system::OsRandom);
+    let mut at_the_limit = vec![unknown; application::characters::MAX_IDS - 1];
+    at_the_limit.push(one);
+    let mut over_the_limit = vec![unknown; application::characters::MAX_IDS];
+    over_the_limit.push(two);
+
+    let over = h
+        .roster
+        .bulk_delete_characters(owner, &over_the_limit, &h.client)
+        .await;
+    let deleted = h
+        .roster
+        .bulk_delete_characters(owner, &at_the_limit, &h.client)
+        .await
+        .expect("one hundred ids");
+
+    assert_eq!(application::characters::MAX_IDS, 100);
+    assert_eq!(invalid_fields(&over), ["ids"]);
+    assert_eq!(deleted, 1);
+    assert_eq!(names(&h, owner, CharacterQuery::default()).await, ["Two"]);
+}
+
+#[tokio::test]
+async fn a_patch_echoing_a_class_the_catalog_no_longer_holds_is_refused() {
+    // Arrange: the catalog loses the character's class outright. A sync
+    // retires entries instead, so only a whole replacement does this: a
+    // class the catalog lacks is refused even when sent back unchanged,
+    // unlike a retired one, which the character keeps.
+    let h = Harness::new().await;
+    let (owner, account) = owner_with_account(&h).await;
+    let hero = h
+        .roster
+        .create_character(owner, h.new_character(account, "Hero"), &h.client)
+        .await
+        .expect("create");
+    let gone = hero.character.class_id;
+    let mut snapshot = h
+        .storage
+        .catalog()
+        .snapshot()
+        .await
+        .expect("snapshot")
+        .expect("a catalog");
+    snapshot.classes.retain(|c| c.id != gone);
+    h.storage
+        .catalog()
+        .replace(&snapshot)
+        .await
+        .expect("replace");
+
+    // Act
+    let echoed = h
+        .roster
+        .update_character(
+            owner,
+            hero.character.id,
+            CharacterPatch {
+                name: Some(roster_name("Renamed")),
+                class_id: Some(gone),
+                server_id: Some(hero.character.server_id),
+                ..CharacterPatch::default()
+            },
+            Precondition::None,
+            &h.client,
+        )
+        .await;
+
+    // Assert
+    assert_eq!(invalid_fields(&echoed), ["classId"]);
+    let stored = h
+        .roster
+        .character(owner, hero.character.id)
+        .await
+        .expect("read");
+    assert_eq!(stored.character.name.as_str(), "Hero");
+    assert_eq!(stored.character.version, 1);
 }

@@ -7,6 +7,7 @@ mod support;
 use application::characters::{CharacterPatch, Precondition};
 use application::roster::RosterError;
 use application::teams::{NewTeam, TeamPatch};
+use domain::ports::Repositories;
 use domain::{
     AuditValue, CharacterId, PageRequest, SearchText, TeamMembers, TeamView, ValidationErrors,
 };
@@ -652,4 +653,48 @@ async fn an_unchanged_patch_writes_nothing() {
 
     assert_eq!(after.team.updated_at, team.team.updated_at);
     assert_eq!(h.audit_of(team.team.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_character_may_move_onto_the_server_its_teammates_play_on() {
+    // Arrange: a team whose members play on two servers, as the use cases
+    // never leave one (stored directly, as from before the one-server rule).
+    let h = Harness::new().await;
+    let owner = h.user();
+    let servers = [h.servers[0].id, h.servers[1].id];
+    let a = h.character_on(owner, "Alpha", servers[0]).await;
+    let b = h.character_on(owner, "Bravo", servers[1]).await;
+    let now = h.now();
+    let team = domain::Team {
+        id: domain::TeamId::generate(now, &adapter_system::OsRandom),
+        owner,
+        name: roster_name("Split"),
+        description: None,
+        member_ids: members(&[a.character.id, b.character.id]),
+        created_at: now,
+        updated_at: now,
+    };
+    h.storage.teams().insert(&team).await.expect("team");
+
+    // Act: Alpha joins Bravo's server.
+    let moved = h
+        .roster
+        .update_character(
+            owner,
+            a.character.id,
+            CharacterPatch {
+                server_id: Some(servers[1]),
+                ..CharacterPatch::default()
+            },
+            Precondition::None,
+            &h.client,
+        )
+        .await
+        .expect("a move onto the teammates' server");
+
+    // Assert
+    assert_eq!(moved.character.server_id, servers[1]);
+    let view = h.roster.team(owner, team.id).await.expect("team");
+    let member_servers: Vec<_> = view.members.iter().map(|m| m.character.server_id).collect();
+    assert_eq!(member_servers, [servers[1], servers[1]]);
 }
