@@ -110,3 +110,84 @@ impl fmt::Debug for ApiKeySecret {
         f.write_str("ApiKeySecret([redacted])")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+    use time::macros::datetime;
+    use uuid::Uuid;
+
+    use super::*;
+
+    struct Counting;
+    impl Random for Counting {
+        fn fill(&self, dest: &mut [u8]) {
+            for (i, b) in dest.iter_mut().enumerate() {
+                *b = i as u8;
+            }
+        }
+    }
+
+    /// Bytes 0, 1, …, 31 in base64url, after `rk_`.
+    const COUNTING_SECRET: &str = "rk_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+
+    fn key(expires_at: Option<OffsetDateTime>, revoked_at: Option<OffsetDateTime>) -> ApiKey {
+        ApiKey {
+            id: ApiKeyId::from_uuid(Uuid::nil()),
+            owner: UserId::from_uuid(Uuid::nil()),
+            name: ApiKeyName::from_stored("ci".to_owned()),
+            prefix: "rk_AAECAwQF".to_owned(),
+            key_hash: TokenHash::of(COUNTING_SECRET),
+            created_at: datetime!(2026-01-01 00:00 UTC),
+            last_used_at: None,
+            expires_at,
+            revoked_at,
+        }
+    }
+
+    #[test]
+    fn a_key_is_active_until_revoked_or_until_its_expiry_instant() {
+        let expiry = datetime!(2026-06-01 12:00 UTC);
+        let before = expiry - Duration::milliseconds(1);
+        let after = expiry + Duration::milliseconds(1);
+
+        assert!(key(None, None).is_active(after));
+        assert!(key(Some(expiry), None).is_active(before));
+        // The expiry instant is the first one at which the key is refused.
+        assert!(!key(Some(expiry), None).is_active(expiry));
+        assert!(!key(Some(expiry), None).is_active(after));
+        // Revoked: refused whatever its expiry.
+        assert!(!key(None, Some(before)).is_active(before));
+        assert!(!key(Some(expiry), Some(before)).is_active(before));
+    }
+
+    #[test]
+    fn a_key_name_reads_back_trimmed() {
+        let name = ApiKeyName::parse("  Deploy bot  ").expect("valid");
+        assert_eq!(name.as_str(), "Deploy bot");
+        assert_eq!(
+            ApiKeyName::from_stored("nightly export".to_owned()).as_str(),
+            "nightly export"
+        );
+    }
+
+    #[test]
+    fn a_secret_shows_rk_and_eight_characters_and_exposes_the_whole() {
+        let secret = ApiKeySecret::generate(&Counting);
+        assert_eq!(secret.expose(), COUNTING_SECRET);
+        assert_eq!(secret.prefix(), "rk_AAECAwQF");
+        assert_eq!(secret.hash(), TokenHash::of(COUNTING_SECRET));
+        assert_eq!(ApiKeySecret::from_client("rk_short").expose(), "rk_short");
+        assert_eq!(ApiKeySecret::from_client("rk_short").prefix(), "rk_short");
+        assert!(!format!("{secret:?}").contains(COUNTING_SECRET));
+    }
+
+    #[test]
+    fn only_an_rk_credential_looks_like_an_api_key() {
+        assert!(ApiKeySecret::looks_like(COUNTING_SECRET));
+        assert!(ApiKeySecret::looks_like("rk_"));
+        assert!(!ApiKeySecret::looks_like("v4.public.eyJzdWIiOiIxIn0"));
+        assert!(!ApiKeySecret::looks_like("RK_AAECAwQF"));
+        assert!(!ApiKeySecret::looks_like(""));
+    }
+}

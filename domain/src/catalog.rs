@@ -210,3 +210,109 @@ fn unique<T: std::hash::Hash + Eq + fmt::Debug>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: i64, kind: ItemKind, source_id: Option<i64>, level: i16) -> CatalogItem {
+        CatalogItem {
+            id: ItemId(id),
+            kind,
+            name: format!("Item {id}"),
+            level,
+            source_id,
+            retired: false,
+        }
+    }
+
+    /// One class, one server, items at both ends of the level range, the
+    /// same source id under two kinds and two unsourced items.
+    fn valid() -> CatalogSnapshot {
+        CatalogSnapshot {
+            version: "2026-01-01".to_owned(),
+            classes: vec![CharacterClass {
+                id: ClassId(1),
+                name: "Feca".to_owned(),
+                retired: false,
+            }],
+            servers: vec![GameServer {
+                id: ServerId(401),
+                name: "Imagiro".to_owned(),
+                retired: false,
+            }],
+            items: vec![
+                item(1, ItemKind::Quest, Some(10), 1),
+                item(2, ItemKind::Dungeon, Some(10), 200),
+                item(3, ItemKind::Quest, None, 50),
+                item(4, ItemKind::Quest, None, 50),
+            ],
+        }
+    }
+
+    #[test]
+    fn an_item_kind_displays_as_its_wire_name() {
+        assert_eq!(ItemKind::Quest.to_string(), "quest");
+        assert_eq!(ItemKind::Achievement.to_string(), "achievement");
+        assert_eq!(ItemKind::Dungeon.to_string(), "dungeon");
+        assert_eq!(ItemKind::parse("dungeon"), Some(ItemKind::Dungeon));
+        assert_eq!(ItemKind::parse("Dungeon"), None);
+    }
+
+    #[test]
+    fn a_snapshot_that_breaks_a_rule_is_refused_with_the_rule() {
+        let err = |snapshot: CatalogSnapshot| snapshot.validate().unwrap_err();
+        let mut no_version = valid();
+        no_version.version = "  ".to_owned();
+        let mut no_classes = valid();
+        no_classes.classes.clear();
+        let mut no_servers = valid();
+        no_servers.servers.clear();
+        let mut twice_class = valid();
+        twice_class.classes.push(twice_class.classes[0].clone());
+        let mut twice_server = valid();
+        twice_server.servers.push(twice_server.servers[0].clone());
+        let mut twice_item = valid();
+        twice_item
+            .items
+            .push(item(1, ItemKind::Achievement, None, 1));
+        let mut twice_source = valid();
+        twice_source
+            .items
+            .push(item(5, ItemKind::Dungeon, Some(10), 1));
+        let mut blank_class = valid();
+        blank_class.classes[0].name = " ".to_owned();
+        let mut blank_server = valid();
+        blank_server.servers[0].name = String::new();
+        let mut blank_item = valid();
+        blank_item.items[2].name = "\t".to_owned();
+        let mut level_zero = valid();
+        level_zero.items[1].level = 0;
+        let mut level_high = valid();
+        level_high.items[0].level = 201;
+
+        assert_eq!(valid().validate(), Ok(()));
+        assert_eq!(err(no_version), "the snapshot has no version");
+        assert_eq!(err(no_classes), "the snapshot has no classes or no servers");
+        assert_eq!(err(no_servers), "the snapshot has no classes or no servers");
+        assert_eq!(err(twice_class), "class ids are not unique");
+        assert_eq!(err(twice_server), "server ids are not unique");
+        assert_eq!(err(twice_item), "item ids are not unique");
+        assert_eq!(err(twice_source), "item source ids are not unique");
+        assert_eq!(err(blank_class), "an entry has an empty name");
+        assert_eq!(err(blank_server), "an entry has an empty name");
+        assert_eq!(err(blank_item), "an entry has an empty name");
+        assert_eq!(err(level_zero), "item 2 has level 0, outside 1–200");
+        assert_eq!(err(level_high), "item 1 has level 201, outside 1–200");
+    }
+
+    #[test]
+    fn unique_refuses_the_first_repeat_only() {
+        assert_eq!(unique([1, 2, 3].into_iter(), "class"), Ok(()));
+        assert_eq!(unique(std::iter::empty::<i32>(), "class"), Ok(()));
+        assert_eq!(
+            unique([1, 2, 1].into_iter(), "server"),
+            Err("server ids are not unique".to_owned())
+        );
+    }
+}

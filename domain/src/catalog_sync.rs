@@ -494,4 +494,154 @@ mod tests {
             }
         );
     }
+
+    fn class(id: i32, name: &str, retired: bool) -> CharacterClass {
+        CharacterClass {
+            id: ClassId(id),
+            name: name.to_owned(),
+            retired,
+        }
+    }
+
+    fn quest(id: i64, source_id: Option<i64>, name: &str, retired: bool) -> CatalogItem {
+        CatalogItem {
+            id: ItemId(id),
+            kind: ItemKind::Quest,
+            name: name.to_owned(),
+            level: 10,
+            source_id,
+            retired,
+        }
+    }
+
+    #[test]
+    fn every_counter_counts_exactly_the_entries_it_names() {
+        let current = CatalogSnapshot {
+            version: "2026-01-01".to_owned(),
+            classes: vec![
+                class(1, "Class 1", false),   // listed as it is: unchanged
+                class(2, "Old name", false),  // renamed: updated
+                class(3, "Class 3", true),    // listed again: restored
+                class(20, "Gone", false),     // no longer listed: retired
+                class(21, "Long gone", true), // still not listed: already retired
+                class(22, "Gone too", false), // no longer listed: retired
+            ],
+            servers: vec![GameServer {
+                id: ServerId(401),
+                name: "Imagiro".to_owned(),
+                retired: false,
+            }],
+            items: vec![
+                quest(1, Some(1), "Q1", false),
+                quest(2, Some(2), "Old Q2", false),
+                quest(3, Some(3), "Q3", true),
+                quest(4, Some(4), "Q4", false),
+                quest(5, None, "bundled", false),
+            ],
+        };
+        let source = fetched(&[
+            (ItemKind::Quest, 1, "Q1"),
+            (ItemKind::Quest, 2, "Q2"),
+            (ItemKind::Quest, 3, "Q3"),
+            (ItemKind::Quest, 9, "Bundled"),
+            (ItemKind::Quest, 6, "Q6"),
+        ]);
+
+        let merged = merge(Some(&current), &source).expect("valid");
+
+        assert!(merged.changed);
+        assert_eq!(merged.catalog.version, merged.catalog.content_version());
+        assert_eq!(merged.matched_by_name, 1);
+        assert_eq!(
+            merged.counts[&SourceResource::Classes],
+            SyncCounts {
+                added: 16, // 4–19
+                updated: 1,
+                unchanged: 1,
+                retired: 2,
+                restored: 1,
+            }
+        );
+        assert_eq!(
+            merged.counts[&SourceResource::Servers],
+            SyncCounts {
+                unchanged: 1,
+                ..SyncCounts::default()
+            }
+        );
+        assert_eq!(
+            merged.counts[&SourceResource::Items(ItemKind::Quest)],
+            SyncCounts {
+                added: 1,   // source 6
+                updated: 2, // renamed, and matched by name
+                unchanged: 1,
+                retired: 1,
+                restored: 1,
+            }
+        );
+        let classes: Vec<(i32, &str, bool)> = merged
+            .catalog
+            .classes
+            .iter()
+            .filter(|c| c.id.0 <= 3 || c.id.0 >= 20)
+            .map(|c| (c.id.0, c.name.as_str(), c.retired))
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                (1, "Class 1", false),
+                (2, "Class 2", false),
+                (3, "Class 3", false),
+                (20, "Gone", true),
+                (21, "Long gone", true),
+                (22, "Gone too", true),
+            ]
+        );
+        // And the 16 new ones, 4–19, current.
+        assert_eq!(merged.catalog.classes.len(), 22);
+        assert!(
+            merged.catalog.classes[3..19]
+                .iter()
+                .all(|c| !c.retired && c.name == format!("Class {}", c.id.0))
+        );
+        assert_eq!(
+            merged.catalog.items,
+            [
+                quest(1, Some(1), "Q1", false),
+                quest(2, Some(2), "Q2", false),
+                quest(3, Some(3), "Q3", false),
+                quest(4, Some(4), "Q4", true),
+                quest(5, Some(9), "Bundled", false),
+                quest(6, Some(6), "Q6", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sync_that_brings_nothing_new_keeps_the_catalog_and_its_version() {
+        let source = fetched(&[(ItemKind::Quest, 1, "Q")]);
+        let mut current = merge(None, &source).expect("valid").catalog;
+        current.version = "2026-01-01".to_owned();
+
+        let again = merge(Some(&current), &source).expect("valid");
+
+        assert!(!again.changed);
+        assert_eq!(again.catalog, current);
+        assert_eq!(again.catalog.version, "2026-01-01");
+        assert_eq!(again.matched_by_name, 0);
+        assert_eq!(
+            again.counts[&SourceResource::Classes],
+            SyncCounts {
+                unchanged: 19,
+                ..SyncCounts::default()
+            }
+        );
+        assert_eq!(
+            again.counts[&SourceResource::Items(ItemKind::Quest)],
+            SyncCounts {
+                unchanged: 1,
+                ..SyncCounts::default()
+            }
+        );
+    }
 }

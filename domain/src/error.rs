@@ -133,3 +133,65 @@ impl RepoError {
         Self::Unknown(message.into().into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_error_reads_field_then_message() {
+        assert_eq!(
+            FieldError::new("email", "must be a valid e-mail address").to_string(),
+            "email must be a valid e-mail address"
+        );
+    }
+
+    #[test]
+    fn validation_errors_read_every_field_and_message_in_order() {
+        let mut errors = ValidationErrors::default();
+        assert_eq!(errors.to_string(), "");
+        assert_eq!(
+            errors.collect(Err::<(), _>(FieldError::new("email", "must not be empty"))),
+            None
+        );
+        assert_eq!(errors.collect(Ok::<_, FieldError>(7)), Some(7));
+        errors.collect(Err::<(), _>(FieldError::new(
+            "displayName",
+            "must be 2 to 50 characters",
+        )));
+        assert_eq!(
+            errors.to_string(),
+            "email: must not be empty; displayName: must be 2 to 50 characters"
+        );
+        assert_eq!(
+            ValidationErrors::single("name", "must not be empty").to_string(),
+            "name: must not be empty"
+        );
+    }
+
+    #[test]
+    fn a_unique_rule_reads_as_what_collided() {
+        let cases = [
+            (UniqueRule::UserId, "user id"),
+            (UniqueRule::UserEmail, "user e-mail"),
+            (UniqueRule::SessionId, "session id"),
+            (UniqueRule::SessionTokenHash, "session refresh-token hash"),
+            (UniqueRule::AuditEntryId, "audit entry id"),
+            (UniqueRule::ApiKeyId, "API key id"),
+            (UniqueRule::ApiKeyHash, "API key hash"),
+            (UniqueRule::AccountId, "game account id"),
+            (UniqueRule::AccountName, "game account name"),
+            (UniqueRule::CharacterId, "character id"),
+            (UniqueRule::CharacterName, "character name"),
+            (UniqueRule::TeamId, "team id"),
+            (UniqueRule::TeamName, "team name"),
+        ];
+        for (rule, text) in cases {
+            assert_eq!(rule.to_string(), text);
+        }
+        assert_eq!(
+            RepoError::Duplicate(UniqueRule::UserEmail).to_string(),
+            "duplicate user e-mail"
+        );
+    }
+}

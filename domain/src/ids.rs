@@ -136,4 +136,44 @@ mod tests {
         assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
         assert!(ids.iter().all(|id| id.get_version_num() == 7));
     }
+
+    /// The only test that makes ids in the future: the stamp is process-wide,
+    /// so the instants here must come after every other test's.
+    #[test]
+    fn an_id_carries_its_millisecond_in_its_first_48_bits() {
+        use time::Duration;
+        use time::macros::datetime;
+
+        let start = datetime!(2030-01-01 00:00 UTC);
+        let millis: u64 = 1_893_456_000_000; // 2030-01-01T00:00:00Z
+        let id = new_v7(start, &Zeros);
+        assert_eq!(id.as_u128() >> 80, u128::from(millis));
+        assert_eq!(id.get_version_num(), 7);
+        assert_eq!(id.as_bytes()[8] >> 6, 0b10);
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        // Counter (rand_a) 0, random bits from `Zeros`.
+        assert_eq!(id.to_string(), "01b8dac5-b400-7000-8000-000000000000");
+
+        let later = [
+            start + Duration::milliseconds(1),
+            start + Duration::seconds(1),
+            start + Duration::days(1),
+            start + Duration::days(365 * 20),
+        ];
+        let ids: Vec<Uuid> = later.iter().map(|&at| new_v7(at, &Zeros)).collect();
+        let stamps: Vec<u128> = ids.iter().map(|id| id.as_u128() >> 80).collect();
+        assert_eq!(
+            stamps,
+            [
+                u128::from(millis + 1),
+                u128::from(millis + 1_000),
+                u128::from(millis + 86_400_000),
+                u128::from(millis + 365 * 20 * 86_400_000),
+            ]
+        );
+        assert!(id < ids[0]);
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+        // A whole millisecond apart: the sub-millisecond counter starts over.
+        assert!(ids.iter().all(|id| (id.as_u128() >> 64) & 0xfff == 0));
+    }
 }

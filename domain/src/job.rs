@@ -261,4 +261,10 @@ mod tests {
         }
         assert_eq!(JobStatus::parse("done"), None);
     }
+
+    #[test]
+    fn a_status_displays_as_its_wire_name() {
+        let shown: Vec<String> = JobStatus::ALL.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["queued", "running", "succeeded", "failed", "dead"]);
+    }
 }

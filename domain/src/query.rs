@@ -98,4 +98,24 @@ mod tests {
         );
         assert!(check_exact("resourceId", Some("character")).is_ok());
     }
+
+    #[test]
+    fn texts_of_exactly_the_most_characters_are_kept() {
+        // Counted in characters, not bytes: 100 `é` are 200 bytes.
+        let longest = "é".repeat(SearchText::MAX_CHARS);
+        assert_eq!(search(Some(&longest)).unwrap(), Some(longest.clone()));
+        assert_eq!(
+            search(Some(&format!("{longest}é"))).unwrap_err().message,
+            "must be at most 100 characters"
+        );
+        let widest = "é".repeat(MAX_FILTER_CHARS);
+        assert_eq!(check_exact("resourceId", Some(&widest)), Ok(()));
+        assert_eq!(
+            check_exact("resourceId", Some(&format!("{widest}é"))),
+            Err(FieldError::new(
+                "resourceId",
+                "must be at most 200 characters"
+            ))
+        );
+    }
 }

@@ -275,4 +275,14 @@ mod tests {
         let bench: Quota = "100000000/60".parse().unwrap();
         assert_eq!(bench.limit(), 60_000_000);
     }
+
+    #[test]
+    fn a_quota_keeps_its_window() {
+        assert_eq!(quota(10, 60).window(), Duration::from_secs(60));
+        assert_eq!(quota(10, 60).window_micros(), 60_000_000);
+        assert_eq!(
+            Quota::new(5, Duration::from_millis(500)).unwrap().window(),
+            Duration::from_millis(500)
+        );
+    }
 }

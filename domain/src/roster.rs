@@ -638,4 +638,55 @@ mod tests {
         assert_eq!(reopened.completed_at, None);
         assert_eq!(reopened.updated_at, later);
     }
+
+    #[test]
+    fn a_page_request_reads_back_the_page_asked_for() {
+        let page = PageRequest::parse(Some(3), Some(25)).unwrap();
+        assert_eq!((page.page(), page.per_page(), page.offset()), (3, 25, 50));
+        let last = PageRequest::parse(Some(i64::from(u32::MAX)), None).unwrap();
+        assert_eq!(last.page(), u32::MAX);
+        assert_eq!(
+            PageRequest::parse(Some(i64::from(u32::MAX) + 1), None).unwrap_err(),
+            ValidationErrors::single("page", "must be a whole number from 1")
+        );
+    }
+
+    #[test]
+    fn every_sort_key_parses_to_its_order_and_back() {
+        let orders = [
+            ("name", CharacterSort::NameAsc),
+            ("-name", CharacterSort::NameDesc),
+            ("level", CharacterSort::LevelAsc),
+            ("-level", CharacterSort::LevelDesc),
+            ("createdAt", CharacterSort::CreatedAtAsc),
+            ("-createdAt", CharacterSort::CreatedAtDesc),
+        ];
+        for (key, sort) in orders {
+            assert_eq!(CharacterSort::parse(key), Some(sort));
+            assert_eq!(sort.key(), key);
+        }
+        assert_eq!(CharacterSort::parse("Name"), None);
+        assert_eq!(CharacterSort::parse(""), None);
+        assert_eq!(
+            CharacterSort::keys().collect::<Vec<_>>(),
+            [
+                "name",
+                "-name",
+                "level",
+                "-level",
+                "createdAt",
+                "-createdAt"
+            ]
+        );
+    }
+
+    #[test]
+    fn names_notes_and_levels_convert_back_to_what_was_parsed() {
+        let name = RosterName::parse("name", " Iop Tank ").unwrap();
+        assert_eq!(String::from(name), "Iop Tank");
+        let notes = Notes::parse("notes", "farm\nevery day").unwrap().unwrap();
+        assert_eq!(String::from(notes), "farm\nevery day");
+        let level = Level::try_from(199_i16).unwrap();
+        assert_eq!(i16::from(level), 199);
+    }
 }

@@ -127,3 +127,25 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_revoke_reason_has_a_stored_name_that_parses_back() {
+        let reasons = [
+            (RevokeReason::Rotated, "rotated"),
+            (RevokeReason::Logout, "logout"),
+            (RevokeReason::PasswordChanged, "password_changed"),
+            (RevokeReason::ReuseDetected, "reuse_detected"),
+            (RevokeReason::Admin, "admin"),
+        ];
+        for (reason, name) in reasons {
+            assert_eq!(reason.as_str(), name);
+            assert_eq!(RevokeReason::parse(name), Some(reason));
+        }
+        assert_eq!(RevokeReason::parse("Logout"), None);
+        assert_eq!(RevokeReason::parse(""), None);
+    }
+}
