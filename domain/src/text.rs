@@ -178,6 +178,36 @@ mod tests {
         name("name", raw, 1, 50, || "must be 1 to 50 characters".into()).map_err(|e| e.message)
     }
 
+    /// The ranges the OpenAPI document publishes are exactly the ones the
+    /// rules refuse: both lists, sorted, each end refused, and the code
+    /// points just outside a range allowed where no other range holds them.
+    #[test]
+    fn the_published_ranges_are_the_refused_ones_sorted() {
+        let ranges = invisible_ranges();
+        assert_eq!(
+            ranges.len(),
+            INVISIBLE.len() + INVISIBLE_SUPPLEMENTARY_FORMAT.len()
+        );
+        assert!(ranges.windows(2).all(|pair| pair[0] < pair[1]), "sorted");
+        for &(first, last) in INVISIBLE.iter().chain(INVISIBLE_SUPPLEMENTARY_FORMAT) {
+            assert!(ranges.contains(&(first, last)), "{first:#x}..={last:#x}");
+        }
+        let refused = |code: u32| char::from_u32(code).is_some_and(is_invisible);
+        let listed = |code: u32| ranges.iter().any(|&(a, b)| (a..=b).contains(&code));
+        for &(first, last) in &ranges {
+            for code in [first, last] {
+                assert_eq!(refused(code), char::from_u32(code).is_some(), "{code:#x}");
+            }
+            for code in [first.wrapping_sub(1), last + 1] {
+                if char::from_u32(code).is_some() {
+                    assert_eq!(refused(code), listed(code), "{code:#x}");
+                }
+            }
+        }
+        assert!(listed(0x200B) && listed(0x202E) && listed(0x1_D173));
+        assert!(!listed(u32::from('a')));
+    }
+
     #[test]
     fn the_tables_are_sorted_and_disjoint() {
         for table in [INVISIBLE, INVISIBLE_SUPPLEMENTARY_FORMAT] {
