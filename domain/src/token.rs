@@ -114,6 +114,19 @@ pub struct AccessClaims {
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_access_token_gives_back_what_was_signed_and_a_hash_its_digest() {
+        assert_eq!(
+            AccessToken::new("v4.public.abc".to_owned()).into_exposed(),
+            "v4.public.abc"
+        );
+        // SHA-256 of "abc" (FIPS 180-2, appendix B.1).
+        let hash = TokenHash::of("abc");
+        assert_eq!(hash.as_bytes()[..4], [0xba, 0x78, 0x16, 0xbf]);
+        assert_eq!(hash.as_bytes()[28..], [0xf2, 0x00, 0x15, 0xad]);
+        assert_eq!(hash.as_bytes(), &hash.0);
+    }
+
     struct Counting;
     impl Random for Counting {
         fn fill(&self, dest: &mut [u8]) {

@@ -227,6 +227,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_role_parses_from_its_stored_name_and_nothing_else_does() {
+        for role in [Role::User, Role::Admin] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("Admin"), None);
+        assert_eq!(Role::parse(""), None);
+    }
+
+    #[test]
+    fn an_email_displays_as_stored_and_a_password_exposes_what_was_given() {
+        let email = Email::parse(" Ada@Example.com").expect("valid");
+        assert_eq!(email.to_string(), "ada@example.com");
+        let password = Password::parse("correct horse battery staple", "password").expect("valid");
+        assert_eq!(password.expose(), "correct horse battery staple");
+    }
+
+    #[test]
     fn email_is_trimmed_and_lower_cased() {
         let email = Email::parse("  Alice@Example.COM ").expect("valid");
         assert_eq!(email.as_str(), "alice@example.com");
