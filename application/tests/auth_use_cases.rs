@@ -1100,3 +1100,78 @@ async fn a_disabled_users_api_key_is_refused() {
     );
     assert!(matches!(after, Err(AuthError::Disabled)), "{after:?}");
 }
+
+/// A session's and an API key's last use is written at most once per touch
+/// interval: a request within it leaves the stored time alone, the first
+/// one past it moves it to now. An access token is checked as a session,
+/// a key as a key.
+#[tokio::test]
+async fn last_use_is_written_once_per_touch_interval_for_sessions_and_keys() {
+    let h = HarnessBuilder::new().build();
+    let interval = h.auth.policy().touch_interval;
+    let ana = h.register("ana@example.com").await;
+    let keys = application::api_keys::ApiKeyService::new(
+        h.storage.clone(),
+        h.clock.clone(),
+        Arc::new(OsRandom),
+    );
+    let created = keys
+        .create(
+            ana.user.id,
+            domain::ApiKeyName::parse("script").expect("name"),
+            None,
+            &client(),
+        )
+        .await
+        .expect("key");
+    let session_used = || async {
+        h.storage
+            .sessions()
+            .find(ana.session_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
+    let key_used = || async { keys.list(ana.user.id).await.unwrap()[0].last_used_at };
+    let token = ana.access_token.expose();
+    let started = h.clock.now();
+
+    // The key's first use is written at once.
+    let by_key = h
+        .auth
+        .authenticate_caller(created.secret.expose())
+        .await
+        .unwrap();
+    assert_eq!(
+        by_key.credential,
+        application::auth::Credential::ApiKey(created.key.id)
+    );
+    assert_eq!(key_used().await, Some(started));
+    let by_token = h.auth.authenticate_caller(token).await.unwrap();
+    assert_eq!(
+        by_token.credential,
+        application::auth::Credential::Session(ana.session_id)
+    );
+
+    // Exactly one interval later: still within it, nothing is written.
+    h.clock.advance(interval);
+    h.auth.authenticate_caller(token).await.unwrap();
+    h.auth
+        .authenticate_caller(created.secret.expose())
+        .await
+        .unwrap();
+    assert_eq!(session_used().await, started);
+    assert_eq!(key_used().await, Some(started));
+
+    // A second past it: both move to now.
+    h.clock.advance(Duration::seconds(1));
+    let now = h.clock.now();
+    h.auth.authenticate_caller(token).await.unwrap();
+    h.auth
+        .authenticate_caller(created.secret.expose())
+        .await
+        .unwrap();
+    assert_eq!(session_used().await, now);
+    assert_eq!(key_used().await, Some(now));
+}
