@@ -173,6 +173,32 @@ impl Harness {
             .expect("registration")
     }
 
+    /// The API key service on this harness's storage and clock, and a key
+    /// named `script` it created for `owner`.
+    async fn api_key(
+        &self,
+        owner: UserId,
+    ) -> (
+        application::api_keys::ApiKeyService,
+        application::api_keys::CreatedKey,
+    ) {
+        let keys = application::api_keys::ApiKeyService::new(
+            self.storage.clone(),
+            self.clock.clone(),
+            Arc::new(OsRandom),
+        );
+        let created = keys
+            .create(
+                owner,
+                domain::ApiKeyName::parse("script").expect("name"),
+                None,
+                &client(),
+            )
+            .await
+            .expect("key");
+        (keys, created)
+    }
+
     async fn active_sessions(&self, user: UserId) -> usize {
         self.storage
             .sessions()
@@ -1070,20 +1096,7 @@ async fn a_user_disabled_after_a_refresh_does_not_get_its_retry_back() {
 async fn a_disabled_users_api_key_is_refused() {
     let h = HarnessBuilder::new().build();
     let ana = h.register("ana@example.com").await;
-    let keys = application::api_keys::ApiKeyService::new(
-        h.storage.clone(),
-        h.clock.clone(),
-        Arc::new(OsRandom),
-    );
-    let created = keys
-        .create(
-            ana.user.id,
-            domain::ApiKeyName::parse("script").expect("name"),
-            None,
-            &client(),
-        )
-        .await
-        .expect("key");
+    let (_, created) = h.api_key(ana.user.id).await;
     let before = h
         .auth
         .authenticate_caller(created.secret.expose())
@@ -1110,20 +1123,7 @@ async fn last_use_is_written_once_per_touch_interval_for_sessions_and_keys() {
     let h = HarnessBuilder::new().build();
     let interval = h.auth.policy().touch_interval;
     let ana = h.register("ana@example.com").await;
-    let keys = application::api_keys::ApiKeyService::new(
-        h.storage.clone(),
-        h.clock.clone(),
-        Arc::new(OsRandom),
-    );
-    let created = keys
-        .create(
-            ana.user.id,
-            domain::ApiKeyName::parse("script").expect("name"),
-            None,
-            &client(),
-        )
-        .await
-        .expect("key");
+    let (keys, created) = h.api_key(ana.user.id).await;
     let session_used = || async {
         h.storage
             .sessions()
